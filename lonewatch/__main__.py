@@ -1,0 +1,3 @@
+from lonewatch.cli import main
+
+main()

@@ -1,0 +1,86 @@
+import base64
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from lonewatch.accounts.forms import LoginForm, TotpForm
+from lonewatch.accounts.middleware import second_factor_exempt
+from lonewatch.core import audit
+
+
+@login_not_required
+def login_view(request):
+    return auth_views.LoginView.as_view(
+        template_name="accounts/login.html",
+        authentication_form=LoginForm,
+        redirect_authenticated_user=True,
+    )(request)
+
+
+def locked_out(request, response=None, credentials=None, *args, **kwargs):
+    """django-axes calls this when a username has failed too often."""
+    from django.conf import settings
+
+    minutes = round(settings.AXES_COOLOFF_TIME * 60)
+    return render(
+        request, "accounts/locked_out.html", {"minutes": minutes}, status=429
+    )
+
+
+@require_POST
+@second_factor_exempt
+def logout_view(request):
+    logout(request)
+    messages.info(request, "You have signed out.")
+    return redirect("login")
+
+
+def _safe_next(request):
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "home"
+
+
+@second_factor_exempt
+def two_factor(request):
+    """Verify the second factor, or enrol an authenticator app the first time."""
+    user = request.user
+    if user.is_verified():
+        return redirect(_safe_next(request))
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    enrolling = device is None
+    if enrolling:
+        device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Authenticator app",
+                                               confirmed=False)
+    form = TotpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            with transaction.atomic():
+                if enrolling:
+                    device.confirmed = True
+                    device.save(update_fields=["confirmed"])
+                    audit.record("two_factor.enrol", actor=user, obj=user,
+                                 summary=f"{user.username} set up an authenticator app")
+            otp_login(request, device)
+            return redirect(_safe_next(request))
+        form.add_error("code", "That code is not right. Check the time on your phone and "
+                               "enter the 6 digits shown now.")
+    context = {"form": form, "enrolling": enrolling, "next": _safe_next(request)}
+    if enrolling:
+        context["qr_svg"] = segno.make(device.config_url, error="m").svg_inline(
+            scale=5, title="QR code for your authenticator app"
+        )
+        context["secret"] = base64.b32encode(device.bin_key).decode()
+    return render(request, "accounts/two_factor.html", context)

@@ -1,0 +1,103 @@
+from django.shortcuts import get_object_or_404
+from ninja import Router
+
+from lonewatch.accounts import actions as account_actions
+from lonewatch.accounts.models import ApiToken
+from lonewatch.api.schemas import Error, NextOfKinOut, PersonOut, PersonSummary, TeamOut, TokenOut
+from lonewatch.core import permissions as perms
+from lonewatch.core.access import access_person, access_team
+from lonewatch.org import actions
+from lonewatch.org.models import Person, Team
+
+router = Router(tags=["people"])
+
+
+def _summary(person: Person) -> dict:
+    return {"id": person.pk, "username": person.username, "full_name": person.full_name,
+            "job_title": person.job_title, "team_id": person.team_id,
+            "team": person.team.name if person.team else None}
+
+
+def _person_out(user, person: Person) -> dict:
+    out = _summary(person) | {
+        "line_manager_id": person.line_manager_id, "buddy_id": person.buddy_id,
+        "buddy_accepted": person.buddy_accepted_at is not None,
+        "roles": [{"role": m.role, "scope": m.scope, "team_id": m.team_id,
+                   "directorate_id": m.directorate_id} for m in person.roles.all()],
+    }
+    if perms.can(user, perms.VIEW, perms.CONTACT, person):
+        out["contact"] = {"mobile": person.mobile, "email": person.email,
+                          "vehicle_description": person.vehicle_description,
+                          "known_breaks": person.known_breaks}
+    if perms.can(user, perms.VIEW, perms.FITNESS, person):
+        out["fitness"] = {"unable_to_work_alone": person.unable_to_work_alone,
+                          "review_date": person.unable_to_work_alone_review}
+    return out
+
+
+def _me(request) -> Person:
+    person = getattr(request.user, "person", None)
+    if person is None:
+        from ninja.errors import HttpError
+
+        raise HttpError(403, "This login is not linked to a member of staff.")
+    return person
+
+
+@router.get("/me", response={200: PersonOut, 403: Error}, summary="The caller's own record")
+def me(request):
+    person = _me(request)
+    return _person_out(request.user, access_person(request.user, person.pk))
+
+
+@router.get("/people", response=list[PersonSummary], summary="People the caller may see")
+def list_people(request, q: str = "", team_id: int | None = None, limit: int = 100,
+                offset: int = 0):
+    found = perms.filter_visible(request.user, Person.objects.select_related("team", "user"))
+    if q:
+        found = found.filter(full_name__icontains=q)
+    if team_id is not None:
+        found = found.filter(team_id=team_id)
+    limit = max(1, min(limit, 500))
+    return [_summary(p) for p in found.order_by("full_name")[offset:offset + limit]]
+
+
+@router.get("/people/{person_id}", response={200: PersonOut, 404: Error})
+def get_person(request, person_id: int):
+    return _person_out(request.user, access_person(request.user, person_id))
+
+
+@router.get("/people/{person_id}/next-of-kin", response={200: list[NextOfKinOut], 403: Error,
+                                                         404: Error},
+            summary="Next of kin (sensitive: every read is audited)")
+def get_next_of_kin(request, person_id: int):
+    person = access_person(request.user, person_id, resource=perms.NEXT_OF_KIN)
+    return actions.read_next_of_kin(person, actor=request.user)
+
+
+@router.get("/teams", response=list[TeamOut], tags=["teams"])
+def list_teams(request):
+    teams = perms.filter_visible(request.user, Team.objects.select_related("directorate"))
+    return [{"id": t.pk, "name": t.name, "directorate_id": t.directorate_id,
+             "directorate": t.directorate.name} for t in teams.order_by("name")]
+
+
+@router.get("/teams/{team_id}/members", response={200: list[PersonSummary], 404: Error},
+            tags=["teams"])
+def team_members(request, team_id: int):
+    team = access_team(request.user, team_id)
+    found = perms.filter_visible(request.user, Person.objects.select_related("team", "user"))
+    return [_summary(p) for p in found.filter(team=team).order_by("full_name")]
+
+
+@router.get("/tokens", response=list[TokenOut], tags=["tokens"], summary="The caller's tokens")
+def list_tokens(request):
+    return list(ApiToken.objects.filter(user=request.user))
+
+
+@router.post("/tokens/{token_id}/revoke", response={200: TokenOut, 404: Error}, tags=["tokens"])
+def revoke_token(request, token_id: int):
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    account_actions.do_revoke_token(token, actor=request.user)
+    token.refresh_from_db()
+    return token

@@ -1,0 +1,32 @@
+"""Fetch a record for a user or refuse: the only way views and the API load them.
+
+"Not there" and "not yours" give the same 404, so nobody learns which people
+exist outside their reach. Holding a record but lacking one right on it is 403.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from lonewatch.core import permissions
+from lonewatch.core.permissions import PERSON, TEAM, VIEW
+from lonewatch.org.models import Person, Team
+
+
+def access_person(user, person_id, *, resource: str = PERSON, action: str = VIEW) -> Person:
+    person = (
+        Person.objects.select_related("user", "team__directorate", "line_manager", "buddy")
+        .filter(pk=person_id).first()
+    )
+    if person is None or not permissions.can(user, VIEW, PERSON, person):
+        raise Http404("No such person, or not one you can see.")
+    if (resource, action) != (PERSON, VIEW) and not permissions.can(user, action, resource,
+                                                                      person):
+        raise PermissionDenied("You do not have permission to do that.")
+    return person
+
+
+def access_team(user, team_id) -> Team:
+    team = Team.objects.select_related("directorate").filter(pk=team_id).first()
+    if team is None or not permissions.can(user, VIEW, TEAM, team):
+        raise Http404("No such team, or not one you can see.")
+    return team

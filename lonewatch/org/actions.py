@@ -1,0 +1,92 @@
+"""Every change to people and their records. Each function owns its transaction
+and writes its audit row in it (ORG-05)."""
+
+from datetime import date
+
+from django.db import transaction
+
+from lonewatch import clock
+from lonewatch.core import audit
+from lonewatch.org.models import NextOfKin, Person
+
+CONTACT_FIELDS = ("email", "mobile", "vehicle_description", "known_breaks")
+
+
+def snapshot(person: Person, fields) -> dict:
+    return {f: getattr(person, f) for f in fields}
+
+
+def do_update_contact(person: Person, *, actor, **values) -> Person:
+    unknown = set(values) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValueError(f"not contact fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        before = snapshot(person, values)
+        for field, value in values.items():
+            setattr(person, field, value)
+        person.save(update_fields=list(values))
+        old, new = audit.diff(before, snapshot(person, values))
+        if new:
+            audit.record("person.contact.update", actor=actor, obj=person,
+                         summary=f"Contact details of {person.full_name} changed",
+                         before=old, after=new)
+    return person
+
+
+def do_set_fitness(person: Person, *, unable: bool, review: date | None, actor) -> Person:
+    """ORG-04: occupational health marks a person unable to work alone, with a review date."""
+    if unable and review is None:
+        raise ValueError("a review date is needed when marking someone unable to work alone")
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        before = {"unable_to_work_alone": person.unable_to_work_alone,
+                  "review": person.unable_to_work_alone_review}
+        person.unable_to_work_alone = unable
+        person.unable_to_work_alone_review = review if unable else None
+        person.save(update_fields=["unable_to_work_alone", "unable_to_work_alone_review"])
+        audit.record("person.fitness.update", actor=actor, obj=person,
+                     summary=(f"{person.full_name} marked unable to work alone until review"
+                              if unable else f"{person.full_name} cleared to work alone"),
+                     before=before,
+                     after={"unable_to_work_alone": unable,
+                            "review": person.unable_to_work_alone_review})
+    return person
+
+
+def do_add_next_of_kin(person: Person, *, actor, name, relationship, phone, notes="") -> NextOfKin:
+    with transaction.atomic():
+        kin = NextOfKin.objects.create(person=person, name=name, relationship=relationship,
+                                       phone=phone, notes=notes)
+        audit.record("person.next_of_kin.create", actor=actor, obj=person,
+                     summary=f"Next of kin added for {person.full_name}",
+                     after={"name": name, "relationship": relationship, "phone": phone})
+    return kin
+
+
+def do_remove_next_of_kin(kin: NextOfKin, *, actor) -> None:
+    with transaction.atomic():
+        person = kin.person
+        before = {"name": kin.name, "relationship": kin.relationship, "phone": kin.phone}
+        kin.delete()
+        audit.record("person.next_of_kin.delete", actor=actor, obj=person,
+                     summary=f"Next of kin removed for {person.full_name}", before=before)
+
+
+def read_next_of_kin(person: Person, *, actor) -> list[NextOfKin]:
+    """Next of kin are sensitive: every read leaves an audit row (ORG-05)."""
+    kin = list(person.next_of_kin.all())
+    audit.record_read("person.next_of_kin.read", actor=actor, obj=person,
+                      summary=f"{actor.get_username()} viewed next of kin of {person.full_name}")
+    return kin
+
+
+def do_accept_buddy(person: Person, *, actor) -> Person:
+    """BUD-01: the nominated buddy accepts being ``person``'s buddy."""
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        person.buddy_accepted_at = clock.now()
+        person.save(update_fields=["buddy_accepted_at"])
+        audit.record("person.buddy.accept", actor=actor, obj=person,
+                     summary=f"{person.buddy} accepted being buddy to {person.full_name}")
+    return person

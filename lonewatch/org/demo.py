@@ -1,0 +1,62 @@
+"""The demo organisation: a fictional trust with every role, safe to load twice."""
+
+from datetime import timedelta
+from importlib import resources
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from lonewatch import clock
+from lonewatch.accounts.models import User
+from lonewatch.org import actions
+from lonewatch.org.importer import import_people
+from lonewatch.org.models import Organisation, Person
+
+ORGANISATION = "Fenland Community Health NHS Trust"
+PASSWORD = "Lonewatch-demo-1"
+
+NEXT_OF_KIN = {
+    "nina.nurse": ("Piotr Kowalski", "Husband", "+447700900911"),
+    "ben.buddy": ("Emma Carter", "Wife", "+447700900912"),
+    "mo.hassan": ("Aisha Hassan", "Sister", "+447700900913"),
+    "liam.oconnor": ("Siobhan O'Connor", "Mother", "+447700900914"),
+}
+VEHICLES = {
+    "nina.nurse": "Blue Vauxhall Corsa, AB12 CDE",
+    "ben.buddy": "Silver Ford Fiesta, CD34 EFG",
+    "mo.hassan": "Red Toyota Yaris, EF56 GHI",
+}
+BREAKS = "Lunch 12:30-13:00 at base; 15-minute break around 15:30."
+
+
+def load() -> list[Person]:
+    text = resources.files("lonewatch.org").joinpath("demo/people.csv").read_text()
+    with transaction.atomic():
+        organisation, _ = Organisation.objects.get_or_create(
+            name=ORGANISATION, defaults={"short_name": "Fenland Health"}
+        )
+        import_people(text, organisation=organisation, actor=None, create_teams=True)
+        people = list(Person.objects.filter(organisation=organisation)
+                      .select_related("user", "team", "buddy").order_by("team__name", "full_name"))
+        # Argon2 is slow on purpose: hash the demo password once and share it.
+        shared_hash = make_password(PASSWORD)
+        for person in people:
+            user: User = person.user
+            if not user.has_usable_password():
+                user.password = shared_hash
+                user.save(update_fields=["password"])
+            if person.buddy_id and person.buddy_accepted_at is None:
+                actions.do_accept_buddy(person, actor=person.buddy.user)
+            username = user.username
+            if username in NEXT_OF_KIN and not person.next_of_kin.exists():
+                name, relationship, phone = NEXT_OF_KIN[username]
+                actions.do_add_next_of_kin(person, actor=None, name=name,
+                                           relationship=relationship, phone=phone)
+            if username in VEHICLES and not person.vehicle_description:
+                actions.do_update_contact(person, actor=None,
+                                          vehicle_description=VEHICLES[username],
+                                          known_breaks=BREAKS)
+            if username == "tom.evans" and not person.unable_to_work_alone:
+                actions.do_set_fitness(person, unable=True, actor=None,
+                                       review=(clock.now() + timedelta(days=90)).date())
+    return people

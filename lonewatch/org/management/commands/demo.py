@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from lonewatch.core.permissions import PRIVILEGED_ROLES
+from lonewatch.org import demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo trust (about 35 people in every role). Safe to run twice."
+
+    def handle(self, *args, **options):
+        people = demo.load()
+        self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
+        self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
+        self.stdout.write("Accounts marked * set up an authenticator app at first sign-in.\n")
+        for person in people:
+            roles = sorted(person.roles.all(), key=lambda m: m.role)
+            star = "*" if any(m.role in PRIVILEGED_ROLES for m in roles) else " "
+            where = person.team.name if person.team else "organisation-wide"
+            label = ", ".join(m.get_role_display() for m in roles)
+            self.stdout.write(f" {star} {person.username:<18} {person.full_name:<20} "
+                              f"{where:<30} {label}")

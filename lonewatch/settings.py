@@ -1,0 +1,229 @@
+"""Lonewatch settings: every value comes from the environment, read strictly.
+
+See docs/configuration.md for each variable. Defaults run on a laptop with the
+embedded SQLite database under ./var; production sets DATABASE_URL to PostgreSQL.
+"""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from lonewatch.env import ConfigError, env_bool, env_choice, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _build():
+    data_dir = Path(env_str("LONEWATCH_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir
+
+
+try:
+    DATA_DIR = _build()
+
+    DEBUG = env_bool("LONEWATCH_DEBUG", False)
+    _secret = os.environ.get("LONEWATCH_SECRET_KEY", "").strip()
+    if not _secret:
+        # A single box keeps a generated key beside its data, readable only by us.
+        key_file = DATA_DIR / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        _secret = key_file.read_text().strip()
+    elif len(_secret) < 32:
+        raise ConfigError("LONEWATCH_SECRET_KEY must be at least 32 characters long")
+    SECRET_KEY = _secret
+
+    ALLOWED_HOSTS = env_list("LONEWATCH_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+    CSRF_TRUSTED_ORIGINS = env_list("LONEWATCH_CSRF_TRUSTED_ORIGINS", [])
+    HTTPS = env_bool("LONEWATCH_HTTPS", False)
+    BASE_URL = env_url("LONEWATCH_BASE_URL", "http://127.0.0.1:8000", ("http", "https"))
+
+    _database_url = env_url(
+        "DATABASE_URL", f"sqlite:///{DATA_DIR / 'lonewatch.sqlite3'}", ("sqlite", "postgres",
+                                                                          "postgresql")
+    )
+    LOG_LEVEL = env_choice(
+        "LONEWATCH_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+    ).upper()
+    LOG_FORMAT = env_choice("LONEWATCH_LOG_FORMAT", "json", ("json", "text"))
+    TIME_ZONE = env_str("LONEWATCH_TIME_ZONE", "Europe/London")
+
+    # Login lockout (django-axes): repeated failures lock the username for a while.
+    AXES_FAILURE_LIMIT = env_int("LONEWATCH_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+    AXES_COOLOFF_TIME = env_int("LONEWATCH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60
+    # The worker writes its heartbeat this often; /healthz calls it stale at 3x.
+    WORKER_HEARTBEAT_SECONDS = env_int("LONEWATCH_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
+    # TOTP is required for privileged roles; turning it off is for local trials only.
+    REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
+    SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)
+    SERVER_THREADS = env_int("LONEWATCH_SERVER_THREADS", 8, minimum=1, maximum=256)
+    ORGANISATION_NAME = env_str("LONEWATCH_ORGANISATION_NAME", "")
+except ConfigError as error:
+    sys.stderr.write(f"Lonewatch cannot start: {error}.\n")
+    raise SystemExit(2) from None
+
+
+def _database(url: str) -> dict:
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite://")
+        path = path.removeprefix("/") if path.startswith("//") else path
+        if not path or path == "/":
+            sys.stderr.write("Lonewatch cannot start: DATABASE_URL names no SQLite file.\n")
+            raise SystemExit(2)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path,
+            "OPTIONS": {
+                # Writers take the lock at BEGIN, so a busy database waits instead of
+                # failing a check-in half way (SQLite cannot upgrade a read lock).
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        }
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    config["OPTIONS"] = {**config.get("OPTIONS", {}), "application_name": "lonewatch"}
+    return config
+
+
+DATABASES = {"default": _database(_database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "ninja",
+    "lonewatch.core",
+    "lonewatch.accounts",
+    "lonewatch.org",
+    "lonewatch.worker",
+    "lonewatch.web",
+]
+
+MIDDLEWARE = [
+    "lonewatch.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "lonewatch.accounts.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "lonewatch.urls"
+WSGI_APPLICATION = "lonewatch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "lonewatch.web.context.navigation",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_URL_PATH = "/login"
+LOGIN_REDIRECT_URL = "home"
+
+# Lock by username only: a whole trust often shares one outgoing address, and
+# locking that address would lock everyone out of their alarms.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "lonewatch.accounts.views.locked_out"
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = "Lonewatch"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31536000
+
+LANGUAGE_CODE = "en-gb"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serve straight from the app folders too, so a checkout works before collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "lonewatch.core.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,34 @@
+from django.urls import path
+
+from lonewatch.accounts import views as accounts
+from lonewatch.api.urls import api
+from lonewatch.web import views as web
+
+urlpatterns = [
+    path("", web.home, name="home"),
+    path("login", accounts.login_view, name="login"),
+    path("logout", accounts.logout_view, name="logout"),
+    path("account/two-factor", accounts.two_factor, name="two_factor"),
+    path("people/", web.people, name="people"),
+    path("people/<int:person_id>/", web.person_detail, name="person"),
+    path("people/<int:person_id>/next-of-kin", web.person_next_of_kin, name="person_kin"),
+    path("people/<int:person_id>/fitness", web.person_fitness, name="person_fitness"),
+    path("people/<int:person_id>/accept-buddy", web.buddy_accept, name="buddy_accept"),
+    path("teams/", web.teams, name="teams"),
+    path("teams/<int:team_id>/", web.team_detail, name="team"),
+    path("profile/", web.profile, name="profile"),
+    path("profile/contact", web.profile_contact, name="profile_contact"),
+    path("profile/next-of-kin", web.profile_kin_add, name="profile_kin_add"),
+    path("profile/next-of-kin/<int:kin_id>/remove", web.profile_kin_remove,
+         name="profile_kin_remove"),
+    path("profile/tokens", web.profile_token_create, name="profile_token_create"),
+    path("profile/tokens/<int:token_id>/revoke", web.profile_token_revoke,
+         name="profile_token_revoke"),
+    path("audit/", web.audit_trail, name="audit"),
+    path("healthz", web.healthz, name="healthz"),
+    path("api/", api.urls),
+]
+
+handler403 = "lonewatch.web.errors.forbidden"
+handler404 = "lonewatch.web.errors.not_found"
+handler500 = "lonewatch.web.errors.server_error"

@@ -1,0 +1,18 @@
+from lonewatch.core import permissions as perms
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    person = getattr(user, "person", None)
+    items = [("home", "Home")]
+    if person is not None:
+        if perms.can_anywhere(user, perms.VIEW, perms.PERSON):
+            items.append(("people", "People"))
+        if perms.can_anywhere(user, perms.VIEW, perms.TEAM):
+            items.append(("teams", "Teams"))
+        if perms.can_anywhere(user, perms.VIEW, perms.AUDIT):
+            items.append(("audit", "Audit trail"))
+        items.append(("profile", "My profile"))
+    return {"nav_items": items, "me": person}

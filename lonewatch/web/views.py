@@ -1,0 +1,274 @@
+"""Server-rendered pages. Thin: permissions come from core.permissions, changes
+from the apps' actions modules."""
+
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, connection
+from django.db.models import Count, Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from lonewatch import clock
+from lonewatch.accounts import actions as account_actions
+from lonewatch.accounts.models import ApiToken
+from lonewatch.core import permissions as perms
+from lonewatch.core.access import access_person, access_team
+from lonewatch.core.models import AuditEvent
+from lonewatch.core.permissions import Role
+from lonewatch.org import actions
+from lonewatch.org.models import Directorate, Person, Team
+from lonewatch.web.forms import ContactForm, FitnessForm, NextOfKinForm, TokenForm
+from lonewatch.worker.models import Heartbeat
+
+
+def _me(request) -> Person:
+    person = getattr(request.user, "person", None)
+    if person is None:
+        raise PermissionDenied("Your login is not linked to a member of staff. "
+                               "Ask your administrator.")
+    return person
+
+
+def _people(user):
+    return perms.filter_visible(user, Person.objects.select_related("team", "user"))
+
+
+def home(request):
+    person = getattr(request.user, "person", None)
+    if person is None:
+        return render(request, "web/no_person.html", status=403)
+    roles = perms.roles_of(request.user)
+    context = {
+        "person": person,
+        "roles": sorted(person.roles.all(), key=lambda m: m.role),
+        "buddy_requests": Person.objects.filter(buddy=person, buddy_accepted_at__isnull=True),
+        "has_next_of_kin": person.next_of_kin.exists(),
+    }
+    if Role.LINE_MANAGER in roles:
+        managed = [m.team_id for m in perms.memberships(request.user)
+                   if m.role == Role.LINE_MANAGER and m.team_id]
+        context["team_members"] = (
+            _people(request.user).filter(Q(team_id__in=managed) | Q(line_manager=person))
+            .select_related("buddy").order_by("full_name")
+        )
+    if roles & {Role.SENIOR_MANAGER, Role.DIRECTORATE_LEAD, Role.SECURITY_MANAGER,
+                Role.SECURITY_DIRECTOR, Role.ADMINISTRATOR}:
+        context["teams"] = (
+            perms.filter_visible(request.user, Team.objects.select_related("directorate"))
+            .annotate(size=Count("members")).order_by("directorate__name", "name")
+        )
+    if Role.OCCUPATIONAL_HEALTH in roles:
+        context["restricted"] = (
+            perms.filter_visible(request.user, Person.objects.select_related("team"),
+                                 resource=perms.FITNESS)
+            .filter(unable_to_work_alone=True).order_by("unable_to_work_alone_review")
+        )
+    if perms.can_anywhere(request.user, perms.VIEW, perms.AUDIT):
+        context["recent_audit"] = AuditEvent.objects.order_by("-at", "-id")[:5]
+    return render(request, "web/home.html", context)
+
+
+def people(request):
+    query = request.GET.get("q", "").strip()
+    found = _people(request.user).order_by("full_name")
+    if query:
+        found = found.filter(Q(full_name__icontains=query) | Q(user__username__icontains=query)
+                             | Q(team__name__icontains=query))
+    return render(request, "web/people.html", {"people": found[:200], "query": query,
+                                               "total": found.count()})
+
+
+def person_detail(request, person_id):
+    person = access_person(request.user, person_id)
+    user = request.user
+    fitness_form = None
+    if perms.can(user, perms.CHANGE, perms.FITNESS, person):
+        fitness_form = FitnessForm(initial={
+            "unable_to_work_alone": "yes" if person.unable_to_work_alone else "no",
+            "review": person.unable_to_work_alone_review,
+        })
+    context = {
+        "person": person,
+        "roles": person.roles.select_related("team", "directorate"),
+        "can_contact": perms.can(user, perms.VIEW, perms.CONTACT, person),
+        "can_next_of_kin": perms.can(user, perms.VIEW, perms.NEXT_OF_KIN, person),
+        "can_fitness": perms.can(user, perms.VIEW, perms.FITNESS, person),
+        "fitness_form": fitness_form,
+    }
+    return render(request, "web/person_detail.html", context)
+
+
+@never_cache
+def person_next_of_kin(request, person_id):
+    """Shown on request only, and every showing is audited (ORG-03, ORG-05)."""
+    person = access_person(request.user, person_id, resource=perms.NEXT_OF_KIN)
+    kin = actions.read_next_of_kin(person, actor=request.user)
+    return render(request, "web/_next_of_kin.html", {"person": person, "kin": kin})
+
+
+@require_POST
+def person_fitness(request, person_id):
+    person = access_person(request.user, person_id, resource=perms.FITNESS, action=perms.CHANGE)
+    form = FitnessForm(request.POST)
+    if form.is_valid():
+        actions.do_set_fitness(person, unable=form.cleaned_data["unable_to_work_alone"],
+                               review=form.cleaned_data.get("review"), actor=request.user)
+        messages.success(request, f"Saved: {person.full_name}'s fitness to work alone.")
+        return redirect("person", person_id=person.pk)
+    return render(request, "web/person_detail.html", {
+        "person": person, "roles": person.roles.all(), "can_fitness": True,
+        "can_contact": perms.can(request.user, perms.VIEW, perms.CONTACT, person),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN, person),
+        "fitness_form": form,
+    }, status=400)
+
+
+def teams(request):
+    visible = (
+        perms.filter_visible(request.user, Team.objects.select_related("directorate"))
+        .annotate(size=Count("members")).order_by("directorate__name", "name")
+    )
+    directorates = perms.filter_visible(request.user, Directorate.objects.all())
+    return render(request, "web/teams.html", {"teams": visible, "directorates": directorates})
+
+
+def team_detail(request, team_id):
+    team = access_team(request.user, team_id)
+    members = _people(request.user).filter(team=team).select_related("buddy").order_by(
+        "full_name")
+    return render(request, "web/team_detail.html", {"team": team, "members": members})
+
+
+def profile(request):
+    person = _me(request)
+    contact_form = ContactForm(initial={
+        "mobile": person.mobile, "email": person.email,
+        "vehicle_description": person.vehicle_description, "known_breaks": person.known_breaks,
+    })
+    return _profile(request, person, contact_form=contact_form)
+
+
+def _profile(request, person, *, status=200, contact_form=None, kin_form=None, token_form=None,
+             new_token=None):
+    return render(request, "web/profile.html", {
+        "person": person,
+        "contact_form": contact_form or ContactForm(initial={
+            "mobile": person.mobile, "email": person.email,
+            "vehicle_description": person.vehicle_description,
+            "known_breaks": person.known_breaks}),
+        "kin_form": kin_form or NextOfKinForm(),
+        "token_form": token_form or TokenForm(),
+        "kin": person.next_of_kin.all(),
+        "tokens": ApiToken.objects.filter(user=request.user),
+        "new_token": new_token,
+        "buddy_requests": Person.objects.filter(buddy=person, buddy_accepted_at__isnull=True),
+    }, status=status)
+
+
+@require_POST
+def profile_contact(request):
+    person = _me(request)
+    form = ContactForm(request.POST)
+    if not form.is_valid():
+        return _profile(request, person, status=400, contact_form=form)
+    actions.do_update_contact(person, actor=request.user, **form.cleaned_data)
+    messages.success(request, "Your contact details are saved.")
+    return redirect("profile")
+
+
+@require_POST
+def profile_kin_add(request):
+    person = _me(request)
+    form = NextOfKinForm(request.POST)
+    if not form.is_valid():
+        return _profile(request, person, status=400, kin_form=form)
+    actions.do_add_next_of_kin(person, actor=request.user, **form.cleaned_data)
+    messages.success(request, "Next of kin added.")
+    return redirect("profile")
+
+
+@require_POST
+def profile_kin_remove(request, kin_id):
+    person = _me(request)
+    kin = get_object_or_404(person.next_of_kin, pk=kin_id)
+    actions.do_remove_next_of_kin(kin, actor=request.user)
+    messages.success(request, "Next of kin removed.")
+    return redirect("profile")
+
+
+@require_POST
+def profile_token_create(request):
+    person = _me(request)
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _profile(request, person, status=400, token_form=form)
+    _token, raw = account_actions.do_create_token(request.user, name=form.cleaned_data["name"],
+                                                  actor=request.user)
+    return _profile(request, person, new_token=raw)
+
+
+@require_POST
+def profile_token_revoke(request, token_id):
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    account_actions.do_revoke_token(token, actor=request.user)
+    messages.success(request, f"Token '{token.name}' revoked. That device can no longer sign in.")
+    return redirect("profile")
+
+
+@require_POST
+def buddy_accept(request, person_id):
+    me = _me(request)
+    person = get_object_or_404(Person, pk=person_id, buddy=me)
+    actions.do_accept_buddy(person, actor=request.user)
+    messages.success(request, f"You are now {person.full_name}'s buddy.")
+    return redirect(request.POST.get("next") or "home")
+
+
+def audit_trail(request):
+    if not perms.can_anywhere(request.user, perms.VIEW, perms.AUDIT):
+        raise PermissionDenied("Only the security manager and administrators can read the "
+                               "audit trail.")
+    events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
+    object_filter = request.GET.get("object", "").strip()
+    if object_filter:
+        kind, _, pk = object_filter.partition(":")
+        events = events.filter(object_type=kind, object_id=pk)
+    return render(request, "web/audit.html", {"events": events[:200],
+                                              "object_filter": object_filter})
+
+
+@login_not_required
+@never_cache
+def healthz(request):
+    """For load balancers and monitoring: is the database there, is a worker alive?"""
+    body = {"status": "ok", "database": "ok"}
+    status = 200
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        newest = Heartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+    except DatabaseError as error:
+        return JsonResponse({"status": "error", "database": "unreachable",
+                             "detail": str(error).splitlines()[0][:200]}, status=503)
+    from django.conf import settings
+
+    if newest is None:
+        body["worker"] = "none"
+        body["worker_heartbeat_age_seconds"] = None
+        body["status"] = "degraded"
+    else:
+        age = (clock.now() - newest).total_seconds()
+        body["worker_heartbeat_age_seconds"] = round(age, 1)
+        stale = age > 3 * settings.WORKER_HEARTBEAT_SECONDS + 5
+        body["worker"] = "stale" if stale else "ok"
+        if stale:
+            body["status"] = "degraded"
+    # A dead worker is reported, not turned into a 503: taking the web server out
+    # of a load balancer would also stop check-ins and alarms from arriving.
+    return JsonResponse(body, status=status)
+
+

@@ -1,0 +1,98 @@
+"""Named people in a small trust, shared by every test.
+
+Community Services has teams North and South; Mental Health has the CMHT.
+Nina (nurse) works in North, managed by Maria; Sol works in South but reports
+to Maria directly. Otto is a lone worker in the CMHT: outside the reach of
+everyone in Community Services who is not organisation-wide.
+"""
+
+import pytest
+from django.test import Client
+
+from lonewatch.accounts.models import User
+from lonewatch.core.permissions import Role, Scope
+from lonewatch.org.models import Directorate, Organisation, Person, RoleMembership, Team
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class Trust:
+    def __init__(self):
+        self.org = Organisation.objects.create(name="Test Trust")
+        self.community = Directorate.objects.create(organisation=self.org, name="Community")
+        self.mental_health = Directorate.objects.create(organisation=self.org,
+                                                        name="Mental Health")
+        self.north = Team.objects.create(directorate=self.community, name="North")
+        self.south = Team.objects.create(directorate=self.community, name="South")
+        self.cmht = Team.objects.create(directorate=self.mental_health, name="CMHT")
+        self.people: dict[str, Person] = {}
+
+    def person(self, name, team=None, roles=(), **fields) -> Person:
+        user = User.objects.create_user(username=name, password=PASSWORD)
+        person = Person.objects.create(user=user, organisation=self.org, team=team,
+                                       full_name=name.title(), mobile="+447700900100",
+                                       **fields)
+        for role in roles:
+            role, scope = role if isinstance(role, tuple) else (role, None)
+            scope = scope or {
+                Role.LINE_MANAGER: Scope.TEAM, Role.SENIOR_MANAGER: Scope.DIRECTORATE,
+                Role.DIRECTORATE_LEAD: Scope.DIRECTORATE,
+            }.get(role, Scope.ORGANISATION if role not in (Role.LONE_WORKER, Role.BUDDY)
+                  else Scope.OWN)
+            target = {}
+            if scope == Scope.TEAM:
+                target["team"] = team
+            elif scope == Scope.DIRECTORATE:
+                target["directorate"] = team.directorate
+            RoleMembership.objects.create(person=person, role=role, scope=scope, **target)
+        self.people[name] = person
+        return person
+
+
+@pytest.fixture
+def trust(db) -> Trust:
+    t = Trust()
+    t.person("maria", t.north, [Role.LINE_MANAGER, Role.BUDDY])
+    t.person("nina", t.north, [Role.LONE_WORKER, Role.BUDDY],
+             line_manager=t.people["maria"])
+    t.person("ben", t.north, [Role.LONE_WORKER, Role.BUDDY], line_manager=t.people["maria"])
+    t.person("sol", t.south, [Role.LONE_WORKER], line_manager=t.people["maria"])
+    t.person("sarah", t.north, [Role.SENIOR_MANAGER])
+    t.person("claire", t.south, [Role.DIRECTORATE_LEAD])
+    t.person("leslie", None, [Role.SECURITY_MANAGER])
+    t.person("anita", None, [Role.SECURITY_DIRECTOR])
+    t.person("olivia", None, [Role.ALARM_OPERATOR])
+    t.person("helen", None, [Role.OCCUPATIONAL_HEALTH])
+    t.person("jo", None, [Role.INDEPENDENT_CLINICIAN])
+    t.person("adam", None, [Role.ADMINISTRATOR])
+    t.person("marcus", t.cmht, [Role.LINE_MANAGER])
+    t.person("otto", t.cmht, [Role.LONE_WORKER], line_manager=t.people["marcus"])
+    nina = t.people["nina"]
+    nina.buddy = t.people["ben"]
+    nina.save()
+    return t
+
+
+def login(client: Client, person: Person, *, verified: bool = False) -> Client:
+    client.force_login(person.user)
+    if verified:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.create(user=person.user, name="test", confirmed=True)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def as_person(client):
+    def _login(person, verified=False):
+        return login(client, person, verified=verified)
+
+    return _login
