@@ -25,7 +25,8 @@ class LoginRequiredMiddleware:
             return None
         user = request.user
         if not user.is_authenticated:
-            return redirect(f"{settings.LOGIN_URL_PATH}?{urlencode({'next': request.get_full_path()})}")
+            query = urlencode({"next": request.get_full_path()})
+            return redirect(f"{settings.LOGIN_URL_PATH}?{query}")
         if getattr(view_func, "second_factor_exempt", False):
             return None
         if needs_second_factor(user):

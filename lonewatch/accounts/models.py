@@ -12,7 +12,7 @@ class User(AbstractUser):
         db_table = "accounts_user"
 
 
-TOKEN_PREFIX = "lw_"
+TOKEN_PREFIX = "lw_"  # noqa: S105 - a marker, not a secret
 
 
 def digest(raw: str) -> str:

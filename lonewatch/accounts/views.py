@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from lonewatch import clock
 from lonewatch.accounts.forms import LoginForm, TotpForm
 from lonewatch.accounts.middleware import second_factor_exempt
 from lonewatch.core import audit
@@ -65,7 +66,15 @@ def two_factor(request):
             device = TOTPDevice.objects.create(user=user, name="Authenticator app",
                                                confirmed=False)
     form = TotpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    allowed, why = device.verify_is_allowed()
+    if request.method == "POST" and not allowed:
+        wait = ""
+        if why and why.get("locked_until"):
+            seconds = max(1, int((why["locked_until"] - clock.now()).total_seconds()) + 1)
+            wait = f" Wait {seconds} seconds and try again."
+        form.is_valid()
+        form.add_error(None, "Too many wrong codes." + wait)
+    elif request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
             with transaction.atomic():
                 if enrolling:

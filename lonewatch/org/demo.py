@@ -13,7 +13,7 @@ from lonewatch.org.importer import import_people
 from lonewatch.org.models import Organisation, Person
 
 ORGANISATION = "Fenland Community Health NHS Trust"
-PASSWORD = "Lonewatch-demo-1"
+PASSWORD = "Lonewatch-demo-1"  # noqa: S105 - the demo's published password
 
 NEXT_OF_KIN = {
     "nina.nurse": ("Piotr Kowalski", "Husband", "+447700900911"),

@@ -6,6 +6,7 @@ and returns how many it handled. If the database goes away the loop waits and
 reconnects; nothing it must do lives only in this process.
 """
 
+import contextlib
 import logging
 import os
 import signal
@@ -101,7 +102,5 @@ class Worker:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
         log.info("worker stopped", extra={"worker": self.name})
-        try:
+        with contextlib.suppress(DatabaseError):
             Heartbeat.objects.filter(name=self.name).delete()
-        except DatabaseError:
-            pass

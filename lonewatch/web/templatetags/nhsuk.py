@@ -33,9 +33,9 @@ def nhsuk_field(field, hint=""):
             ),
         )
         return format_html(
-            '<div class="{}"><fieldset class="nhsuk-fieldset"{}><legend class="nhsuk-fieldset__legend '
-            'nhsuk-fieldset__legend--s">{}</legend>{}{}<div class="nhsuk-radios">{}</div></fieldset>'
-            "</div>",
+            '<div class="{}"><fieldset class="nhsuk-fieldset"{}>'
+            '<legend class="nhsuk-fieldset__legend nhsuk-fieldset__legend--s">{}</legend>'
+            '{}{}<div class="nhsuk-radios">{}</div></fieldset></div>',
             group, format_html(' aria-describedby="{}"', described) if described else "",
             field.label, hint_html, errors, options,
         )

@@ -33,4 +33,4 @@ class Command(BaseCommand):
         argv = granian_argv(host, port, workers, threads)
         self.stdout.write(f"Lonewatch is serving on http://{host}:{port}/")
         sys.stdout.flush()
-        os.execv(argv[0], argv)
+        os.execv(argv[0], argv)  # noqa: S606 - granian replaces this process

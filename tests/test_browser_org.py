@@ -1,0 +1,54 @@
+"""Key journeys in a real browser on a phone-sized screen."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from lonewatch.org.models import NextOfKin
+from tests.browser import browser, phone, screenshot  # noqa: F401 - fixtures
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _sign_in(page, live_server, username):
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_org_02_manager_sees_team_and_cannot_open_another_directorate(trust, live_server,
+                                                                       phone):  # noqa: F811
+    page = phone
+    _sign_in(page, live_server, "maria")
+    expect(page.get_by_role("heading", name="Hello, Maria")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your team")).to_be_visible()
+    expect(page.get_by_role("link", name="Nina")).to_be_visible()
+    screenshot(page, "manager-home")
+    page.get_by_role("link", name="Nina").click()
+    expect(page.get_by_role("heading", name="Nina", exact=True)).to_be_visible()
+    expect(page.get_by_text("+447700900100")).to_be_visible()
+    # Otto works in another directorate: his page does not open, and is not listed.
+    page.goto(f"{live_server.url}/people/{trust.people['otto'].pk}/")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    page.goto(f"{live_server.url}/people/")
+    expect(page.get_by_role("link", name="Otto")).to_have_count(0)
+    screenshot(page, "manager-people")
+
+
+def test_org_05_nurse_adds_next_of_kin_and_admin_views_it_audited(trust, live_server,
+                                                                  phone):  # noqa: F811
+    page = phone
+    _sign_in(page, live_server, "nina")
+    page.get_by_role("link", name="Update my details").click()
+    page.get_by_text("Add a next of kin").click()
+    page.get_by_label("Full name").fill("Piotr Kowalski")
+    page.get_by_label("Relationship to you").fill("Husband")
+    page.get_by_label("Phone number").fill("07700 900911")
+    page.get_by_role("button", name="Add next of kin").click()
+    expect(page.get_by_text("Next of kin added.")).to_be_visible()
+    assert NextOfKin.objects.get().phone == "+447700900911"
+    screenshot(page, "nurse-profile")
