@@ -7,6 +7,7 @@ embedded SQLite database under ./var; production sets DATABASE_URL to PostgreSQL
 import os
 import secrets
 import sys
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +53,12 @@ try:
     ).upper()
     LOG_FORMAT = env_choice("LONEWATCH_LOG_FORMAT", "json", ("json", "text"))
     TIME_ZONE = env_str("LONEWATCH_TIME_ZONE", "Europe/London")
+    try:
+        zoneinfo.ZoneInfo(TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"LONEWATCH_TIME_ZONE must be a time zone like Europe/London, not {TIME_ZONE!r}"
+        ) from None
 
     # Login lockout (django-axes): repeated failures lock the username for a while.
     AXES_FAILURE_LIMIT = env_int("LONEWATCH_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
@@ -62,7 +69,8 @@ try:
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
     SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)
     SERVER_THREADS = env_int("LONEWATCH_SERVER_THREADS", 8, minimum=1, maximum=256)
-    ORGANISATION_NAME = env_str("LONEWATCH_ORGANISATION_NAME", "")
+    # Behind a reverse proxy, the client's address is the last X-Forwarded-For hop.
+    BEHIND_PROXY = env_bool("LONEWATCH_BEHIND_PROXY", False)
 except ConfigError as error:
     sys.stderr.write(f"Lonewatch cannot start: {error}.\n")
     raise SystemExit(2) from None
@@ -70,8 +78,8 @@ except ConfigError as error:
 
 def _database(url: str) -> dict:
     if url.startswith("sqlite:"):
-        path = url.removeprefix("sqlite://")
-        path = path.removeprefix("/") if path.startswith("//") else path
+        # sqlite:///relative/file or sqlite:////absolute/file, as SQLAlchemy writes them.
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
         if not path or path == "/":
             sys.stderr.write("Lonewatch cannot start: DATABASE_URL names no SQLite file.\n")
             raise SystemExit(2)

@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from lonewatch.accounts import views as accounts
-from lonewatch.api.urls import api
+from lonewatch.api.urls import api, unknown_endpoint
 from lonewatch.web import views as web
 
 urlpatterns = [
@@ -27,6 +27,7 @@ urlpatterns = [
     path("audit/", web.audit_trail, name="audit"),
     path("healthz", web.healthz, name="healthz"),
     path("api/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", unknown_endpoint),
 ]
 
 handler403 = "lonewatch.web.errors.forbidden"

@@ -89,3 +89,20 @@ def test_logs_are_json_with_the_request_id(client, db, capsys):
     line = next(entry for entry in lines if entry.get("path") == "/healthz")
     assert line["request_id"] == "trace-abc-12345" and line["status"] == 200
     assert line["level"] == "INFO" and line["message"] == "request"
+
+
+def test_bad_time_zone_stops_start_up_with_a_message(tmp_path):
+    env = {**os.environ, "LONEWATCH_TIME_ZONE": "Mars/Olympus", "LONEWATCH_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "lonewatch", "check"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "LONEWATCH_TIME_ZONE must be a time zone" in result.stderr
+
+
+def test_client_address_behind_a_proxy_is_the_last_forwarded_hop(rf, settings):
+    from lonewatch.core.middleware import client_address
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7",
+                     REMOTE_ADDR="127.0.0.1")
+    assert client_address(request) == "127.0.0.1"
+    settings.BEHIND_PROXY = True
+    assert client_address(request) == "198.51.100.7"

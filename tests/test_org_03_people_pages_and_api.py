@@ -188,3 +188,11 @@ def test_api_schema_and_docs_are_published(client, db):
     assert schema["info"]["title"] == "Lonewatch API"
     assert "/api/v1/people/{person_id}/next-of-kin" in schema["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_api_unknown_endpoint_and_bad_offset_answer_in_json(trust, client):
+    _api(client, trust.people["maria"])
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404 and "no API endpoint" in response.json()["detail"]
+    response = client.get("/api/v1/people?offset=-1")
+    assert response.status_code == 400 and "offset" in response.json()["detail"]

@@ -1,5 +1,5 @@
-from django.shortcuts import get_object_or_404
-from ninja import Router
+from django.http import Http404
+from ninja import Query, Router
 
 from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
@@ -51,14 +51,13 @@ def me(request):
 
 
 @router.get("/people", response=list[PersonSummary], summary="People the caller may see")
-def list_people(request, q: str = "", team_id: int | None = None, limit: int = 100,
-                offset: int = 0):
+def list_people(request, q: str = "", team_id: int | None = None,
+                limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)):
     found = perms.filter_visible(request.user, Person.objects.select_related("team", "user"))
     if q:
         found = found.filter(full_name__icontains=q)
     if team_id is not None:
         found = found.filter(team_id=team_id)
-    limit = max(1, min(limit, 500))
     return [_summary(p) for p in found.order_by("full_name")[offset:offset + limit]]
 
 
@@ -97,7 +96,9 @@ def list_tokens(request):
 
 @router.post("/tokens/{token_id}/revoke", response={200: TokenOut, 404: Error}, tags=["tokens"])
 def revoke_token(request, token_id: int):
-    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
+    if token is None:
+        raise Http404("No such token among yours.")
     account_actions.do_revoke_token(token, actor=request.user)
     token.refresh_from_db()
     return token

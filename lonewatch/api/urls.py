@@ -1,7 +1,8 @@
 """The versioned JSON API: bearer tokens, JSON errors, schema at /api/openapi.json."""
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -61,3 +62,9 @@ def invalid(request, exc):
         request, {"detail": "The request is not valid: " + "; ".join(problems),
                   "errors": exc.errors}, status=400,
     )
+
+
+@login_not_required
+def unknown_endpoint(request, rest=""):
+    return JsonResponse({"detail": f"There is no API endpoint at {request.path}. "
+                                   "See /api/docs for the ones there are."}, status=404)

@@ -2,10 +2,21 @@ import logging
 import re
 import time
 
+from django.conf import settings
+
 from lonewatch.core import context
 
 log = logging.getLogger("lonewatch.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def client_address(request) -> str | None:
+    if settings.BEHIND_PROXY:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return request.META.get("REMOTE_ADDR")
 
 
 class RequestIdMiddleware:
@@ -18,7 +29,7 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if _SAFE_ID.match(incoming) else context.new_id()
         rid_token = context.request_id.set(rid)
-        ip_token = context.client_ip.set(request.META.get("REMOTE_ADDR"))
+        ip_token = context.client_ip.set(client_address(request))
         request.request_id = rid
         started = time.perf_counter()
         try:

@@ -18,4 +18,4 @@ class Command(BaseCommand):
             raise CommandError(
                 f"audit trail is NOT intact: {len(problems)} problem(s) in {checked} events"
             )
-        self.stdout.write(f"audit trail intact: {checked} events in {audit.CHAINS} chains checked")
+        self.stdout.write(f"audit trail intact: {checked} events checked")

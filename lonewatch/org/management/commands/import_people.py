@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from lonewatch.org.importer import ImportFailed, import_people
 from lonewatch.org.models import Organisation
@@ -22,15 +23,16 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {file}: {error.strerror}") from None
         except UnicodeDecodeError:
             raise CommandError(f"{file} is not UTF-8 text; export the CSV as UTF-8") from None
-        if organisation:
-            org, _ = Organisation.objects.get_or_create(name=organisation)
-        else:
-            orgs = list(Organisation.objects.all()[:2])
-            if len(orgs) != 1:
-                raise CommandError("say which organisation with --organisation NAME")
-            org = orgs[0]
         try:
-            result = import_people(text, organisation=org, create_teams=create_teams)
+            with transaction.atomic():  # a failed import leaves no new organisation behind
+                if organisation:
+                    org, _ = Organisation.objects.get_or_create(name=organisation)
+                else:
+                    orgs = list(Organisation.objects.all()[:2])
+                    if len(orgs) != 1:
+                        raise CommandError("say which organisation with --organisation NAME")
+                    org = orgs[0]
+                result = import_people(text, organisation=org, create_teams=create_teams)
         except ImportFailed as failure:
             for error in failure.errors:
                 self.stderr.write(error)
