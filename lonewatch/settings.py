@@ -69,6 +69,28 @@ try:
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
     SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)
     SERVER_THREADS = env_int("LONEWATCH_SERVER_THREADS", 8, minimum=1, maximum=256)
+    # Sessions and escalation (MOV-02, ESC-02). Intervals are whole seconds.
+    MIN_CHECKIN_INTERVAL_SECONDS = env_int("LONEWATCH_MIN_CHECKIN_INTERVAL_SECONDS", 300,
+                                           minimum=1)
+    MAX_CHECKIN_INTERVAL_SECONDS = env_int("LONEWATCH_MAX_CHECKIN_INTERVAL_SECONDS", 12 * 3600,
+                                           minimum=60)
+    # MOV-03: how long before a deadline the worker is reminded (capped at a third of
+    # the interval, so a short interval still gets its reminder before the deadline).
+    REMINDER_LEAD_SECONDS = env_int("LONEWATCH_REMINDER_LEAD_SECONDS", 300, minimum=0)
+    # A step or message this late was held up (a crashed or stuck worker): the timeline
+    # says so, and /healthz reports the oldest one.
+    WATCHDOG_GRACE_SECONDS = env_int("LONEWATCH_WATCHDOG_GRACE_SECONDS", 30, minimum=1)
+    DELIVERY_LEASE_SECONDS = env_int("LONEWATCH_DELIVERY_LEASE_SECONDS", 60, minimum=5)
+    DELIVERY_MAX_ATTEMPTS = env_int("LONEWATCH_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)
+    # Email: smtp://host:port, smtp+tls://user:pass@host:587, or console:// for development.
+    EMAIL_URL = env_url("EMAIL_URL", "console://", ("smtp", "smtp+tls", "smtp+ssl", "console"))
+    DEFAULT_FROM_EMAIL = env_str("LONEWATCH_FROM_EMAIL", "Lonewatch <lonewatch@localhost>")
+    DEFAULT_FROM_EMAIL_ADDRESS = DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
+    # SMS through GOV.UK Notify; unset means a console transport that logs the message.
+    NOTIFY_API_KEY = env_str("LONEWATCH_NOTIFY_API_KEY", "")
+    NOTIFY_SMS_TEMPLATE_ID = env_str("LONEWATCH_NOTIFY_SMS_TEMPLATE_ID", "")
+    NOTIFY_EMAIL_TEMPLATE_ID = env_str("LONEWATCH_NOTIFY_EMAIL_TEMPLATE_ID", "")
+    NOTIFY_CALLBACK_TOKEN = env_str("LONEWATCH_NOTIFY_CALLBACK_TOKEN", "")
     # Behind a reverse proxy, the client's address is the last X-Forwarded-For hop.
     BEHIND_PROXY = env_bool("LONEWATCH_BEHIND_PROXY", False)
 except ConfigError as error:
@@ -118,6 +140,9 @@ INSTALLED_APPS = [
     "lonewatch.accounts",
     "lonewatch.org",
     "lonewatch.worker",
+    "lonewatch.visits",
+    "lonewatch.escalation",
+    "lonewatch.notify",
     "lonewatch.web",
 ]
 
@@ -236,3 +261,24 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+
+def _email(url: str) -> dict:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or {"smtp": 25, "smtp+tls": 587, "smtp+ssl": 465}[parts.scheme],
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": parts.scheme == "smtp+tls",
+        "EMAIL_USE_SSL": parts.scheme == "smtp+ssl",
+        "EMAIL_TIMEOUT": 10,
+    }
+
+
+globals().update(_email(EMAIL_URL))

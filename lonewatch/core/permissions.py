@@ -56,25 +56,34 @@ DEFAULT_SCOPE = {
 # Kinds of record and what can be done to them. "contact" is mobile, email,
 # vehicle and breaks; "next_of_kin" is sensitive and every read is audited;
 # "fitness" is occupational health's unable-to-work-alone mark.
-VIEW, CHANGE = "view", "change"
+VIEW, CHANGE, ACT = "view", "change", "act"
 PERSON, CONTACT, NEXT_OF_KIN, FITNESS = "person", "contact", "next_of_kin", "fitness"
 ROLES, TEAM, DIRECTORATE, AUDIT = "roles", "team", "directorate", "audit"
+# A lone-working session and its timeline; "act" on an escalation is acknowledge/resolve.
+SESSION, ESCALATION, POLICY = "session", "escalation", "escalation_policy"
 
 _everyday = {(PERSON, VIEW), (TEAM, VIEW)}
 
 GRANTS: dict[str, frozenset[tuple[str, str]]] = {
     Role.LONE_WORKER: frozenset(),
     Role.BUDDY: frozenset(),
-    Role.LINE_MANAGER: frozenset(_everyday | {(CONTACT, VIEW), (FITNESS, VIEW)}),
+    Role.LINE_MANAGER: frozenset(
+        _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
+                     (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE)}
+    ),
     Role.SENIOR_MANAGER: frozenset(
-        _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (DIRECTORATE, VIEW)}
+        _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (DIRECTORATE, VIEW), (SESSION, VIEW),
+                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE)}
     ),
     Role.DIRECTORATE_LEAD: frozenset(_everyday | {(FITNESS, VIEW), (DIRECTORATE, VIEW)}),
     Role.SECURITY_MANAGER: frozenset(
-        _everyday | {(CONTACT, VIEW), (DIRECTORATE, VIEW), (AUDIT, VIEW)}
+        _everyday | {(CONTACT, VIEW), (DIRECTORATE, VIEW), (AUDIT, VIEW), (SESSION, VIEW),
+                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE)}
     ),
     Role.SECURITY_DIRECTOR: frozenset(_everyday | {(DIRECTORATE, VIEW), (AUDIT, VIEW)}),
-    Role.ALARM_OPERATOR: frozenset(_everyday | {(CONTACT, VIEW)}),
+    Role.ALARM_OPERATOR: frozenset(
+        _everyday | {(CONTACT, VIEW), (SESSION, VIEW), (ESCALATION, VIEW), (ESCALATION, ACT)}
+    ),
     Role.OCCUPATIONAL_HEALTH: frozenset(_everyday | {(FITNESS, VIEW), (FITNESS, CHANGE)}),
     Role.INDEPENDENT_CLINICIAN: frozenset({(PERSON, VIEW)}),
     Role.ADMINISTRATOR: frozenset(
@@ -83,7 +92,7 @@ GRANTS: dict[str, frozenset[tuple[str, str]]] = {
             (PERSON, CHANGE), (CONTACT, VIEW), (CONTACT, CHANGE),
             (NEXT_OF_KIN, VIEW), (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW),
             (TEAM, CHANGE), (DIRECTORATE, VIEW), (DIRECTORATE, CHANGE),
-            (ROLES, VIEW), (ROLES, CHANGE), (AUDIT, VIEW),
+            (ROLES, VIEW), (ROLES, CHANGE), (AUDIT, VIEW), (POLICY, VIEW), (POLICY, CHANGE),
         }
     ),
 }
@@ -94,9 +103,23 @@ SELF_GRANTS = frozenset({
     (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW), (ROLES, VIEW),
 })
 # A line manager's direct reports, even outside the manager's own team.
-LINE_REPORT_GRANTS = frozenset({(PERSON, VIEW), (CONTACT, VIEW), (FITNESS, VIEW)})
+LINE_REPORT_GRANTS = frozenset({
+    (PERSON, VIEW), (CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
+    (ESCALATION, ACT),
+})
+# BUD-01, ORG-03: the buddy of a running session sees the worker's movements, contact
+# details, next of kin and breaks, and can act on its escalation, only while it runs.
+WATCHING_BUDDY_GRANTS = frozenset({
+    (PERSON, VIEW), (CONTACT, VIEW), (NEXT_OF_KIN, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
+    (ESCALATION, ACT),
+})
+# ORG-03: escalation points see next of kin while an escalation about the worker is open.
+ESCALATION_POINT_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
+ESCALATION_POINT_ROLES = frozenset({Role.LINE_MANAGER, Role.SENIOR_MANAGER,
+                                    Role.SECURITY_MANAGER, Role.ALARM_OPERATOR})
 
 PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES}
+WORK_RESOURCES = {SESSION, ESCALATION}
 
 
 @dataclass(frozen=True)
@@ -110,8 +133,14 @@ class Reach:
 
 
 def reach_of(obj) -> Reach:
+    from lonewatch.escalation.models import Escalation
     from lonewatch.org.models import Directorate, Person, Team
+    from lonewatch.visits.models import Session
 
+    if isinstance(obj, Escalation):
+        obj = obj.session
+    if isinstance(obj, Session):
+        obj = obj.worker
     if isinstance(obj, Person):
         return Reach(obj.pk, obj.team_id, obj.directorate_id, obj.organisation_id)
     if isinstance(obj, Team):
@@ -164,14 +193,60 @@ def can(user, action: str, resource: str, obj) -> bool:
     reach = reach_of(obj)
     if reach.organisation_id != person.organisation_id:
         return False
-    if resource in PERSON_RESOURCES and reach.person_id is not None:
-        if reach.person_id == person.pk and need in SELF_GRANTS:
-            return True
-        if need in LINE_REPORT_GRANTS and getattr(obj, "line_manager_id", None) == person.pk:
-            return True
-    return any(
-        need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)
-    )
+    if any(need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)):
+        return True
+    if reach.person_id is None or not (resource in PERSON_RESOURCES | WORK_RESOURCES):
+        return False
+    if reach.person_id == person.pk:
+        return need in SELF_GRANTS | OWN_WORK_GRANTS
+    if need in _relationship_grants(user, person, reach.person_id):
+        return True
+    return need in WATCHING_BUDDY_GRANTS and _watches(person, obj)
+
+
+def _watches(person, obj) -> bool:
+    """Is ``person`` the buddy (or cover) of this open session, or of one the worker has open?"""
+    from lonewatch.escalation.models import Escalation
+    from lonewatch.org.models import Person
+    from lonewatch.visits.models import Session
+
+    if isinstance(obj, Escalation):
+        obj = obj.session
+    if isinstance(obj, Session):
+        return obj.state != "ended" and person.pk in (obj.buddy_id, obj.cover_buddy_id)
+    if isinstance(obj, Person):
+        return Session.objects.filter(worker_id=obj.pk).exclude(state="ended").filter(
+            Q(buddy_id=person.pk) | Q(cover_buddy_id=person.pk)).exists()
+    return False
+
+
+# A worker's own sessions and escalations (they may resolve their own by checking in,
+# but never acknowledge on someone's behalf).
+OWN_WORK_GRANTS = frozenset({(SESSION, VIEW), (SESSION, CHANGE), (ESCALATION, VIEW)})
+
+
+def _relationship_grants(user, person, worker_id: int) -> frozenset:
+    """Grants that come from who someone is to the worker, not from a role."""
+    from lonewatch.escalation.models import Escalation
+    from lonewatch.org.models import Person
+
+    cache = user.__dict__.setdefault("_lonewatch_relations", {})
+    if worker_id in cache:
+        return cache[worker_id]
+    grants = set()
+    if Person.objects.filter(pk=worker_id, line_manager_id=person.pk).exists():
+        grants |= LINE_REPORT_GRANTS
+    if roles_of(user) & ESCALATION_POINT_ROLES and Escalation.objects.filter(
+            session__worker_id=worker_id).exclude(state="resolved").exists():
+        worker = Person.objects.select_related("team").get(pk=worker_id)
+        reach = reach_of(worker)
+        if worker.line_manager_id == person.pk or any(
+            m.role in ESCALATION_POINT_ROLES and _in_scope(m, reach, person)
+            for m in memberships(user)
+        ):
+            grants |= ESCALATION_POINT_GRANTS
+    cache[worker_id] = frozenset(grants)
+    return cache[worker_id]
 
 
 def can_anywhere(user, action: str, resource: str) -> bool:
@@ -180,18 +255,24 @@ def can_anywhere(user, action: str, resource: str) -> bool:
 
 
 def filter_visible(user, queryset, action: str = VIEW, resource: str | None = None):
-    """Narrow a queryset of people, teams or directorates to what ``can`` allows."""
+    """Narrow a queryset of people, teams, directorates, sessions or escalations to what
+    ``can`` allows."""
+    from lonewatch.escalation.models import Escalation
     from lonewatch.org.models import Directorate, Person, Team
+    from lonewatch.visits.models import Session
 
     model = queryset.model
-    resource = resource or {Person: PERSON, Team: TEAM, Directorate: DIRECTORATE}[model]
+    resource = resource or {Person: PERSON, Team: TEAM, Directorate: DIRECTORATE,
+                            Session: SESSION, Escalation: ESCALATION}[model]
     person = _person(user)
     if person is None:
         return queryset.none()
     need = (resource, action)
-    if model is Person:
-        paths = {"person": "pk", "team": "team_id", "directorate": "team__directorate_id",
-                 "organisation": "organisation_id"}
+    worker = {Person: "", Session: "worker__", Escalation: "session__worker__"}.get(model)
+    if worker is not None:
+        paths = {"person": f"{worker}pk" if worker else "pk", "team": f"{worker}team_id",
+                 "directorate": f"{worker}team__directorate_id",
+                 "organisation": f"{worker}organisation_id"}
     elif model is Team:
         paths = {"person": None, "team": "pk", "directorate": "directorate_id",
                  "organisation": "directorate__organisation_id"}
@@ -199,20 +280,60 @@ def filter_visible(user, queryset, action: str = VIEW, resource: str | None = No
         paths = {"person": None, "team": None, "directorate": "pk",
                  "organisation": "organisation_id"}
     allowed = Q(pk__in=[])
-    if model is Person:
-        if need in SELF_GRANTS:
-            allowed |= Q(pk=person.pk)
-        if need in LINE_REPORT_GRANTS:
-            allowed |= Q(line_manager_id=person.pk)
     for m in memberships(user):
-        if need not in GRANTS[m.role]:
-            continue
-        if m.scope == Scope.ORGANISATION:
-            allowed |= Q(**{paths["organisation"]: person.organisation_id})
-        elif m.scope == Scope.DIRECTORATE and paths["directorate"]:
-            allowed |= Q(**{paths["directorate"]: m.scope_id})
-        elif m.scope == Scope.TEAM and paths["team"]:
-            allowed |= Q(**{paths["team"]: m.scope_id})
-        elif m.scope == Scope.OWN and paths["person"]:
-            allowed |= Q(pk=person.pk)
+        if need in GRANTS[m.role]:
+            allowed |= _scope_q(m, paths, person)
+    if worker is not None:
+        allowed |= _relationship_q(user, person, need, model, worker)
     return queryset.filter(allowed, **{paths["organisation"]: person.organisation_id})
+
+
+def _scope_q(membership, paths: dict, person) -> Q:
+    """The records a membership's scope reaches, as a filter."""
+    if membership.scope == Scope.ORGANISATION:
+        return Q(**{paths["organisation"]: person.organisation_id})
+    if membership.scope == Scope.DIRECTORATE and paths["directorate"]:
+        return Q(**{paths["directorate"]: membership.scope_id})
+    if membership.scope == Scope.TEAM and paths["team"]:
+        return Q(**{paths["team"]: membership.scope_id})
+    if membership.scope == Scope.OWN and paths["person"]:
+        return Q(pk=person.pk)
+    return Q(pk__in=[])
+
+
+def _relationship_q(user, person, need, model, worker: str) -> Q:
+    """The filter form of the grants in ``can`` that come from relationships.
+
+    ``worker`` is the path from the model to the worker ("" for Person itself).
+    """
+    from lonewatch.escalation.models import Escalation
+    from lonewatch.visits.models import Session
+
+    def at(field):
+        return f"{worker}{field}" if worker else field
+
+    allowed = Q(pk__in=[])
+    if need in (SELF_GRANTS | OWN_WORK_GRANTS if worker else SELF_GRANTS):
+        allowed |= Q(**{at("pk"): person.pk})
+    if need in LINE_REPORT_GRANTS:
+        allowed |= Q(**{at("line_manager_id"): person.pk})
+    if need in WATCHING_BUDDY_GRANTS:
+        if model is Session or model is Escalation:
+            prefix = "session__" if model is Escalation else ""
+            allowed |= ~Q(**{f"{prefix}state": "ended"}) & (
+                Q(**{f"{prefix}buddy_id": person.pk})
+                | Q(**{f"{prefix}cover_buddy_id": person.pk}))
+        else:
+            watched = Session.objects.exclude(state="ended").filter(
+                Q(buddy_id=person.pk) | Q(cover_buddy_id=person.pk)).values("worker_id")
+            allowed |= Q(pk__in=watched)
+    if need in ESCALATION_POINT_GRANTS and roles_of(user) & ESCALATION_POINT_ROLES:
+        points = Q(**{at("line_manager_id"): person.pk})
+        paths = {"person": at("pk"), "team": at("team_id"),
+                 "directorate": at("team__directorate_id"), "organisation": at("organisation_id")}
+        for m in memberships(user):
+            if m.role in ESCALATION_POINT_ROLES:
+                points |= _scope_q(m, paths, person)
+        escalated = Escalation.objects.exclude(state="resolved").values("session__worker_id")
+        allowed |= Q(**{f"{at('pk')}__in": escalated}) & points
+    return allowed

@@ -73,6 +73,10 @@ class Person(models.Model):
     # ORG-04: occupational health's mark; such a person cannot start a session.
     unable_to_work_alone = models.BooleanField(default=False)
     unable_to_work_alone_review = models.DateField(null=True, blank=True)
+    # MOV-05: location is kept only for a worker who has recorded consent.
+    location_consent_at = models.DateTimeField(null=True, blank=True)
+    # Check-out PIN, hashed like a password (MOV-02).
+    pin_hash = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["full_name"]
@@ -143,3 +147,27 @@ class RoleMembership(models.Model):
         if self.scope == Scope.DIRECTORATE:
             return f"directorate: {self.directorate}"
         return self.get_scope_display().lower()
+
+
+class Absence(models.Model):
+    """Leave, sickness or off duty: a buddy who is absent cannot watch a session (BUD-02)."""
+
+    class Reason(models.TextChoices):
+        LEAVE = "leave", "On leave"
+        SICK = "sick", "Off sick"
+        OFF_DUTY = "off_duty", "Off duty"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="absences")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "ends_at"], name="absence_person_end_idx")]
+        constraints = [
+            models.CheckConstraint(name="absence_ends_after_start",
+                                   condition=Q(ends_at__gt=models.F("starts_at"))),
+        ]
+
+    def __str__(self):
+        return f"{self.person}: {self.get_reason_display()}"

@@ -1,0 +1,82 @@
+"""What messages say: who, where, since when, what to do, and the link to act."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from lonewatch.escalation.models import Target
+
+
+def _time(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M")
+
+
+def _ago(now: datetime, moment: datetime) -> str:
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    return "just now" if minutes == 0 else f"{minutes} min ago"
+
+
+def link(name: str, *args) -> str:
+    return settings.BASE_URL.rstrip("/") + reverse(name, args=args)
+
+
+def escalation_step(session, escalation, target: str, now: datetime) -> tuple[str, str, str]:
+    """Subject, body and link for one escalation step."""
+    worker = session.worker
+    where = session.address + (f", {session.postcode}" if session.postcode else "")
+    missed = f"missed the check-in due at {_time(escalation.missed_at)} " \
+             f"({_ago(now, escalation.missed_at)})"
+    contact = f"Last contact {_time(session.last_contact_at)}."
+    phone = f" Call them on {worker.mobile}." if worker.mobile else ""
+    act = link("escalation", escalation.pk)
+    if target == Target.WORKER:
+        return (
+            "Check in now",
+            f"You missed your check-in due at {_time(escalation.missed_at)} at {where}. "
+            "Check in now if you are safe. Your buddy will be told in a few minutes.",
+            link("my_day"),
+        )
+    if target == Target.POLICE_ADVICE:
+        return (
+            f"URGENT: consider calling the police about {worker.full_name}",
+            f"{worker.full_name} {missed} at {where} and nobody has confirmed they are safe. "
+            f"{contact} If you still cannot reach them, call 999 and give the police the "
+            f"locate summary: {link('locate_summary', session.pk)}",
+            act,
+        )
+    who = {Target.BUDDY: "You are their buddy.", Target.ALARM_CENTRE: "Alarm centre: act now."}
+    return (
+        f"{worker.full_name} missed a check-in",
+        f"{worker.full_name} {missed} at {where}. {contact}{phone} "
+        f"{who.get(target, 'You are an escalation point.')} Try to reach them, then say "
+        f"'I am handling this' or record that they are safe: {act}",
+        act,
+    )
+
+
+def reminder(session, *, end: bool = False) -> tuple[str, str, str]:
+    if end:
+        return (
+            "Your visit should have ended",
+            f"Your {session.get_kind_display().lower()} at {session.address} was planned to end "
+            f"at {_time(session.planned_end)}. Check out when you leave, or say you are "
+            "running late.",
+            link("my_day"),
+        )
+    return (
+        "Check-in due soon",
+        f"Your next check-in is due at {_time(session.due_at)}. Check in or say you are "
+        "running late.",
+        link("my_day"),
+    )
+
+
+def handled(session, escalation, actor_name: str) -> tuple[str, str, str]:
+    return (
+        f"{actor_name} is handling {session.worker.full_name}'s missed check-in",
+        f"{actor_name} has said they are handling the missed check-in of "
+        f"{session.worker.full_name}. You do not need to act unless they ask.",
+        link("escalation", escalation.pk),
+    )

@@ -1,0 +1,86 @@
+"""One row per message per recipient per channel, sent after commit and retried
+until delivered or failed for good (at-least-once)."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from lonewatch.escalation.models import Channel, Escalation
+from lonewatch.org.models import Organisation, Person
+from lonewatch.visits.models import Session
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="deliveries")
+    escalation = models.ForeignKey(Escalation, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="deliveries")
+    recipient = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="deliveries")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    address = models.CharField(max_length=500, blank=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
+    purpose = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # While pending: when to try next. A claimed row has it pushed forward by the lease,
+    # so a worker killed mid-send leaves a row that is tried again when the lease ends.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField(help_text="when it should have gone at the latest")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    provider_ref = models.CharField(max_length=200, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="delivery_due_idx",
+                         condition=Q(status="pending")),
+            models.Index(fields=["recipient", "channel", "read_at"], name="delivery_inbox_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} to {self.recipient or self.address}: {self.subject}"
+
+
+class WebhookEndpoint(models.Model):
+    """A signed JSON POST target (Teams, Slack, an external alarm centre)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE,
+                                     related_name="webhooks")
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class PushSubscription(models.Model):
+    """A browser's web-push endpoint on a worker's or buddy's phone."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"push for {self.person}"

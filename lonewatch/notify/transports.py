@@ -1,0 +1,135 @@
+"""One transport per channel. Each sends one delivery or raises a failure that says
+whether trying again could help."""
+
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import time
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+
+from lonewatch.escalation.models import Channel
+
+log = logging.getLogger("lonewatch.notify")
+
+
+class TemporaryFailure(Exception):
+    """Worth trying again later (a server down, a timeout, a rate limit)."""
+
+
+class PermanentFailure(Exception):
+    """Trying again will not help (a refused address, a rejected request)."""
+
+
+def send_email(delivery) -> str:
+    message = EmailMessage(
+        subject=delivery.subject,
+        body=f"{delivery.body}\n\n{delivery.link}".strip(),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.address],
+        # The same Message-ID on a retry lets mail systems drop a second copy.
+        headers={"Message-ID": f"<{delivery.idempotency_key}@lonewatch>",
+                 "X-Lonewatch-Delivery": str(delivery.idempotency_key)},
+        connection=get_connection(fail_silently=False),
+    )
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as error:
+        raise PermanentFailure(f"the mail server refused {delivery.address}: {error}") from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise TemporaryFailure(f"email not sent: {error}") from None
+    return f"email:{delivery.idempotency_key}"
+
+
+def send_sms(delivery) -> str:
+    text = f"{delivery.body} {delivery.link}".strip()
+    if not settings.NOTIFY_API_KEY:
+        log.info("sms (console transport)", extra={"to": delivery.address, "text": text,
+                                                   "delivery": str(delivery.idempotency_key)})
+        return "console"
+    from notifications_python_client.errors import HTTPError
+    from notifications_python_client.notifications import NotificationsAPIClient
+
+    client = NotificationsAPIClient(settings.NOTIFY_API_KEY, timeout=10)
+    try:
+        response = client.send_sms_notification(
+            phone_number=delivery.address,
+            template_id=settings.NOTIFY_SMS_TEMPLATE_ID,
+            personalisation={"message": text},
+            # Notify keeps our reference with the message; the delivery receipt names it.
+            reference=str(delivery.idempotency_key),
+        )
+    except HTTPError as error:
+        if error.status_code in (400, 403):
+            raise PermanentFailure(f"GOV.UK Notify refused the text: {error.message}") from None
+        raise TemporaryFailure(f"GOV.UK Notify did not take the text: {error.message}") from None
+    except requests.RequestException as error:
+        raise TemporaryFailure(f"GOV.UK Notify unreachable: {error}") from None
+    return response["id"]
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def send_webhook(delivery) -> str:
+    from lonewatch.notify.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.filter(url=delivery.address, active=True,
+                                              organisation_id=delivery.organisation_id).first()
+    if endpoint is None:
+        raise PermanentFailure("the webhook was removed or switched off")
+    body = json.dumps({
+        "id": str(delivery.idempotency_key),
+        "purpose": delivery.purpose,
+        "subject": delivery.subject,
+        "text": delivery.body,
+        "link": delivery.link,
+        "session_id": delivery.session_id,
+        "escalation_id": delivery.escalation_id,
+    }).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Lonewatch",
+        "Idempotency-Key": str(delivery.idempotency_key),
+        "X-Lonewatch-Timestamp": timestamp,
+        "X-Lonewatch-Signature": sign(endpoint.secret, timestamp, body),
+    }
+    try:
+        response = requests.post(endpoint.url, data=body, headers=headers, timeout=10)
+    except requests.RequestException as error:
+        raise TemporaryFailure(f"webhook unreachable: {error}") from None
+    if 200 <= response.status_code < 300:
+        return f"http:{response.status_code}"
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        raise PermanentFailure(f"webhook refused the message: HTTP {response.status_code}")
+    raise TemporaryFailure(f"webhook answered HTTP {response.status_code}")
+
+
+def send_in_app(delivery) -> str:
+    return "in_app"  # stored already: the recipient's pages show it
+
+
+def send_push(delivery) -> str:
+    from lonewatch.notify import push
+
+    return push.send(delivery)
+
+
+TRANSPORTS = {
+    Channel.EMAIL: send_email,
+    Channel.SMS: send_sms,
+    Channel.WEBHOOK: send_webhook,
+    Channel.IN_APP: send_in_app,
+    Channel.PUSH: send_push,
+}
+
+
+def send(delivery) -> str:
+    return TRANSPORTS[delivery.channel](delivery)

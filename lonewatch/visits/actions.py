@@ -1,0 +1,345 @@
+"""Starting, checking in on, extending and ending lone-working sessions (MOV-01..05,
+BUD-01, BUD-02, ORG-04). The server holds every deadline: each change here sets
+the stored ``due_at`` and reminder columns that the worker scans."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from lonewatch import clock
+from lonewatch.core import audit
+from lonewatch.core.permissions import Role
+from lonewatch.escalation.actions import resolve_by_worker
+from lonewatch.escalation.models import Channel
+from lonewatch.notify import actions as notify
+from lonewatch.notify import messages
+from lonewatch.org.models import Absence, Person
+from lonewatch.visits.models import Session, SessionEvent
+from lonewatch.worker.claim import claim
+
+
+class SessionError(ValueError):
+    """Bad input for a session: the message is shown to the person as it is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class Location:
+    lat: float
+    lon: float
+    accuracy_m: float | None
+
+
+def _fmt(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%d %b %H:%M")
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 and seconds >= 60 else \
+        f"{seconds} seconds"
+
+
+def location(worker: Person, lat, lon, accuracy_m=None) -> Location | None:
+    """A checked location, or None when none was given or the worker has not consented
+    to location being kept (MOV-05)."""
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        raise SessionError("Give both latitude and longitude, or neither.", "lat")
+    if not -90 <= lat <= 90:
+        raise SessionError("Latitude must be between -90 and 90.", "lat")
+    if not -180 <= lon <= 180:
+        raise SessionError("Longitude must be between -180 and 180.", "lon")
+    if accuracy_m is not None and not 0 <= accuracy_m <= 100_000:
+        raise SessionError("Accuracy must be between 0 and 100,000 metres.", "accuracy_m")
+    if worker.location_consent_at is None:
+        return None
+    return Location(lat, lon, accuracy_m)
+
+
+def _check_interval(seconds: int, field: str = "interval_seconds") -> None:
+    low, high = settings.MIN_CHECKIN_INTERVAL_SECONDS, settings.MAX_CHECKIN_INTERVAL_SECONDS
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise SessionError("The check-in interval must be a whole number of seconds.", field)
+    if seconds < low:
+        raise SessionError(f"Check in at least every {_minutes(low)}: a shorter interval is "
+                           f"not allowed ({seconds} seconds given).", field)
+    if seconds > high:
+        raise SessionError(f"The check-in interval can be at most {_minutes(high)}.", field)
+
+
+def absence_during(person: Person, start: datetime, end: datetime) -> Absence | None:
+    return person.absences.filter(starts_at__lt=end, ends_at__gt=start).order_by(
+        "starts_at").first()
+
+
+def _check_buddy(worker: Person, buddy: Person | None, cover: Person | None, start, end):
+    """BUD-01: an accepted buddy; BUD-02: a named cover when the buddy is away."""
+    if buddy is None:
+        raise SessionError("Name your buddy for this session.", "buddy")
+    if buddy.pk == worker.pk:
+        raise SessionError("You cannot be your own buddy.", "buddy")
+    if buddy.organisation_id != worker.organisation_id or not buddy.user.is_active:
+        raise SessionError("That buddy is not in your organisation.", "buddy")
+    if worker.buddy_id != buddy.pk or worker.buddy_accepted_at is None:
+        raise SessionError(f"{buddy.full_name} has not accepted being your buddy. Ask them to "
+                           "accept on their Lonewatch home page, or name your usual buddy.",
+                           "buddy")
+    away = absence_during(buddy, start, end)
+    if cover is None:
+        if away is not None:
+            raise SessionError(
+                f"{buddy.full_name} is {away.get_reason_display().lower()} until "
+                f"{_fmt(away.ends_at)}. Name a cover buddy before you start.", "cover_buddy")
+        return
+    if cover.pk in (worker.pk, buddy.pk):
+        raise SessionError("The cover buddy must be someone other than you and your buddy.",
+                           "cover_buddy")
+    if cover.organisation_id != worker.organisation_id or not cover.user.is_active:
+        raise SessionError("That cover buddy is not in your organisation.", "cover_buddy")
+    if not cover.roles.filter(role=Role.BUDDY).exists():
+        raise SessionError(f"{cover.full_name} is not a buddy in Lonewatch.", "cover_buddy")
+    cover_away = absence_during(cover, start, end)
+    if cover_away is not None:
+        raise SessionError(f"{cover.full_name} is {cover_away.get_reason_display().lower()} "
+                           f"until {_fmt(cover_away.ends_at)}: name someone else.",
+                           "cover_buddy")
+
+
+def _schedule(session: Session, now: datetime, due_at: datetime) -> None:
+    session.due_at = due_at
+    lead = min(settings.REMINDER_LEAD_SECONDS, session.interval_seconds // 3)
+    session.remind_at = due_at - timedelta(seconds=lead) if lead > 0 else None
+    if session.remind_at is not None and session.remind_at <= now:
+        session.remind_at = None
+
+
+def do_start_session(
+    worker: Person, *, actor, kind: str, address: str, postcode: str = "",
+    place_lat=None, place_lon=None, service_user_ref: str = "", planned_start: datetime,
+    planned_end: datetime, travel_mode: str = Session.Travel.CAR, vehicle: str = "",
+    buddy: Person | None, cover_buddy: Person | None = None, interval_seconds: int,
+    lat=None, lon=None, accuracy_m=None,
+) -> Session:
+    now = clock.now()
+    today = timezone.localdate(now)
+    if worker.unable_to_work_alone and (worker.unable_to_work_alone_review is None
+                                        or worker.unable_to_work_alone_review > today):
+        raise SessionError("Occupational health has advised that you must not work alone. "
+                           "Talk to your line manager.")
+    if kind not in Session.Kind.values:
+        raise SessionError(f"kind must be one of {', '.join(Session.Kind.values)}.", "kind")
+    if travel_mode not in Session.Travel.values:
+        raise SessionError(f"travel_mode must be one of {', '.join(Session.Travel.values)}.",
+                           "travel_mode")
+    address = (address or "").strip()
+    if not address:
+        raise SessionError("Enter where you are going.", "address")
+    if planned_end <= planned_start:
+        raise SessionError("The planned end must be after the planned start.", "planned_end")
+    if planned_end <= now:
+        raise SessionError("The planned end is already in the past.", "planned_end")
+    _check_interval(interval_seconds)
+    if (place_lat is None) != (place_lon is None) or (
+            place_lat is not None and not (-90 <= place_lat <= 90 and -180 <= place_lon <= 180)):
+        raise SessionError("The place's coordinates are not a real position.", "place_lat")
+    here = location(worker, lat, lon, accuracy_m)
+    _check_buddy(worker, buddy, cover_buddy, min(now, planned_start), planned_end)
+    with transaction.atomic():
+        # One running session per worker: lock the worker's row so two phones cannot
+        # both start one.
+        Person.objects.select_for_update().filter(pk=worker.pk).first()
+        if Session.objects.filter(worker=worker).exclude(state=Session.State.ENDED).exists():
+            raise SessionError("You already have a session running. End it before you start "
+                               "another.")
+        session = Session(
+            worker=worker, kind=kind, address=address[:300], postcode=postcode.strip()[:10],
+            place_lat=place_lat, place_lon=place_lon, service_user_ref=service_user_ref[:60],
+            planned_start=planned_start, planned_end=planned_end, travel_mode=travel_mode,
+            vehicle=(vehicle or worker.vehicle_description)[:200], buddy=buddy,
+            cover_buddy=cover_buddy, interval_seconds=interval_seconds,
+            state=Session.State.ACTIVE, started_at=now, last_contact_at=now,
+            end_remind_at=planned_end,
+        )
+        _schedule(session, now, now + timedelta(seconds=interval_seconds))
+        if here:
+            session.last_lat, session.last_lon = here.lat, here.lon
+            session.last_accuracy_m, session.last_location_at = here.accuracy_m, now
+        session.save()
+        watched_by = (cover_buddy or buddy).full_name
+        SessionEvent.objects.create(
+            session=session, at=now, actor=actor, kind=SessionEvent.Kind.STARTED,
+            summary=f"{session.get_kind_display()} started at {address[:120]}; "
+                    f"{watched_by} is buddy; check in every {_minutes(interval_seconds)}",
+            lat=here.lat if here else None, lon=here.lon if here else None,
+            accuracy_m=here.accuracy_m if here else None,
+        )
+        audit.record("session.start", actor=actor, obj=session,
+                     summary=f"{worker.full_name} started a {session.get_kind_display().lower()}",
+                     after={"address": address, "planned_end": planned_end,
+                            "buddy": buddy.username, "cover_buddy":
+                                cover_buddy.username if cover_buddy else None,
+                            "interval_seconds": interval_seconds})
+    return session
+
+
+def _own_session(session: Session, actor) -> Session:
+    """Lock the session for a change only its worker may make."""
+    locked = Session.objects.select_for_update().select_related("worker").get(pk=session.pk)
+    if getattr(actor, "person", None) is None or locked.worker_id != actor.person.pk:
+        raise PermissionDenied("Only the worker can check in on, extend or end their session.")
+    if locked.state == Session.State.ENDED:
+        raise SessionError("This session has already ended.")
+    return locked
+
+
+def renew_deadline(session: Session, now: datetime) -> None:
+    """A fresh deadline one interval from now, after the worker is known to be safe."""
+    session.state = Session.State.ACTIVE
+    session.last_contact_at = now
+    _schedule(session, now, now + timedelta(seconds=session.interval_seconds))
+    session.save(update_fields=["state", "last_contact_at", "due_at", "remind_at"])
+
+
+def do_check_in(session: Session, *, actor, lat=None, lon=None, accuracy_m=None,
+                note: str = "") -> Session:
+    """MOV-02: a check-in moves the deadline one interval on from now."""
+    with transaction.atomic():
+        session = _own_session(session, actor)
+        here = location(session.worker, lat, lon, accuracy_m)
+        now = clock.now()
+        late = session.state == Session.State.OVERDUE
+        if late:
+            resolve_by_worker(session, actor=actor)
+        renew_deadline(session, now)
+        if here:
+            _move(session, here, now)
+        SessionEvent.objects.create(
+            session=session, at=now, actor=actor, kind=SessionEvent.Kind.CHECKED_IN,
+            summary=("Checked in late" if late else "Checked in") + (f": {note[:200]}"
+                                                                      if note else ""),
+            lat=here.lat if here else None, lon=here.lon if here else None,
+            accuracy_m=here.accuracy_m if here else None,
+            data={"due_at": session.due_at.isoformat()},
+        )
+    return session
+
+
+def _move(session: Session, here: Location, now: datetime) -> None:
+    session.last_lat, session.last_lon = here.lat, here.lon
+    session.last_accuracy_m, session.last_location_at = here.accuracy_m, now
+    session.save(update_fields=["last_lat", "last_lon", "last_accuracy_m", "last_location_at"])
+
+
+def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
+    """MOV-02: "running late" — the next check-in is due ``seconds`` from now."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SessionError("Say why you are running late.", "reason")
+    _check_interval(seconds, "seconds")
+    with transaction.atomic():
+        session = _own_session(session, actor)
+        now = clock.now()
+        if session.state == Session.State.OVERDUE:
+            resolve_by_worker(session, actor=actor)
+            session.state = Session.State.ACTIVE
+        session.last_contact_at = now
+        _schedule(session, now, now + timedelta(seconds=seconds))
+        if session.due_at > session.planned_end:
+            session.planned_end = session.due_at
+            session.end_remind_at = session.due_at
+        session.save(update_fields=["state", "last_contact_at", "due_at", "remind_at",
+                                    "planned_end", "end_remind_at"])
+        SessionEvent.objects.create(
+            session=session, at=now, actor=actor, kind=SessionEvent.Kind.EXTENDED,
+            summary=f"Running late ({reason[:150]}): next check-in due {_fmt(session.due_at)}",
+            data={"seconds": seconds, "reason": reason[:500]},
+        )
+        audit.record("session.extend", actor=actor, obj=session,
+                     summary=f"{session.worker.full_name} is running late: {reason[:150]}",
+                     after={"due_at": session.due_at, "reason": reason[:500]})
+    return session
+
+
+def close(session: Session, now: datetime) -> None:
+    """End a session and forget where the worker was (MOV-05: location is only kept
+    while a session is active)."""
+    session.state = Session.State.ENDED
+    session.ended_at = now
+    session.due_at = session.remind_at = session.end_remind_at = None
+    session.last_lat = session.last_lon = session.last_accuracy_m = None
+    session.last_location_at = None
+    session.save(update_fields=["state", "ended_at", "due_at", "remind_at", "end_remind_at",
+                                "last_lat", "last_lon", "last_accuracy_m", "last_location_at"])
+    session.events.filter(lat__isnull=False).update(lat=None, lon=None, accuracy_m=None)
+
+
+def do_end_session(session: Session, *, actor, pin: str) -> Session:
+    """MOV-02: check-out with the worker's PIN ends the session."""
+    with transaction.atomic():
+        session = _own_session(session, actor)
+        worker = session.worker
+        if not worker.pin_hash:
+            raise SessionError("Set your check-out PIN on your profile first.", "pin")
+        if not check_password(str(pin or ""), worker.pin_hash):
+            raise SessionError("That PIN is not right.", "pin")
+        now = clock.now()
+        if session.state == Session.State.OVERDUE:
+            resolve_by_worker(session, actor=actor)
+        close(session, now)
+        SessionEvent.objects.create(session=session, at=now, actor=actor,
+                                    kind=SessionEvent.Kind.ENDED, summary="Checked out safely")
+        audit.record("session.end", actor=actor, obj=session,
+                     summary=f"{worker.full_name} checked out")
+    return session
+
+
+def do_set_pin(person: Person, *, pin: str, actor) -> None:
+    pin = (pin or "").strip()
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:
+        raise SessionError("Your PIN must be 4 to 8 digits.", "pin")
+    with transaction.atomic():
+        person.pin_hash = make_password(pin)
+        person.save(update_fields=["pin_hash"])
+        audit.record("person.pin.set", actor=actor, obj=person,
+                     summary=f"{person.full_name} set a check-out PIN")
+
+
+def do_set_location_consent(person: Person, *, consent: bool, actor) -> None:
+    with transaction.atomic():
+        person.location_consent_at = clock.now() if consent else None
+        person.save(update_fields=["location_consent_at"])
+        audit.record("person.location_consent", actor=actor, obj=person,
+                     summary=f"{person.full_name} {'gave' if consent else 'withdrew'} consent "
+                             "to location being kept during sessions")
+
+
+def send_reminders(limit: int = 200) -> int:
+    """MOV-03: remind the worker before each deadline and at the planned end."""
+    now = clock.now()
+    handled = 0
+    with transaction.atomic():
+        for column, end in (("remind_at", False), ("end_remind_at", True)):
+            states = [Session.State.ACTIVE] if not end else [Session.State.ACTIVE,
+                                                             Session.State.OVERDUE]
+            ids = claim(Session.objects.filter(Q(**{f"{column}__lte": now}), state__in=states)
+                        .order_by(column), limit=limit, update={column: None})
+            for session in Session.objects.filter(pk__in=ids).select_related("worker"):
+                subject, body, link = messages.reminder(session, end=end)
+                notify.queue([session.worker], [Channel.PUSH, Channel.IN_APP], subject=subject,
+                             body=body, link=link,
+                             purpose="end_reminder" if end else "checkin_reminder",
+                             organisation_id=session.worker.organisation_id, session=session)
+                SessionEvent.objects.create(session=session, at=now,
+                                            kind=SessionEvent.Kind.REMINDER, summary=subject)
+            handled += len(ids)
+    return handled

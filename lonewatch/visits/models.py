@@ -1,0 +1,118 @@
+"""Lone-working sessions and their timeline (MOV-01, MOV-02, MOV-05)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from lonewatch.org.models import Person
+
+
+class Session(models.Model):
+    """A visit, a shift alone or a journey. The server holds its deadline in ``due_at``."""
+
+    class Kind(models.TextChoices):
+        VISIT = "visit", "Home visit"
+        SHIFT = "shift", "Shift alone"
+        JOURNEY = "journey", "Journey"
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        OVERDUE = "overdue", "Overdue: escalating"
+        ENDED = "ended", "Ended"
+
+    class Travel(models.TextChoices):
+        CAR = "car", "Car"
+        WALKING = "walking", "Walking"
+        PUBLIC = "public", "Public transport"
+        BICYCLE = "bicycle", "Bicycle"
+        OTHER = "other", "Other"
+
+    worker = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="sessions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    address = models.CharField(max_length=300)
+    postcode = models.CharField(max_length=10, blank=True)
+    place_lat = models.FloatField(null=True, blank=True)
+    place_lon = models.FloatField(null=True, blank=True)
+    service_user_ref = models.CharField(max_length=60, blank=True)
+    planned_start = models.DateTimeField()
+    planned_end = models.DateTimeField()
+    travel_mode = models.CharField(max_length=20, choices=Travel.choices, default=Travel.CAR)
+    vehicle = models.CharField(max_length=200, blank=True)
+    buddy = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    cover_buddy = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    interval_seconds = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Deadlines: each a stored, indexed column a worker scans (never a timer in memory).
+    due_at = models.DateTimeField(null=True, blank=True)
+    remind_at = models.DateTimeField(null=True, blank=True)
+    end_remind_at = models.DateTimeField(null=True, blank=True)
+    last_contact_at = models.DateTimeField()
+    last_lat = models.FloatField(null=True, blank=True)
+    last_lon = models.FloatField(null=True, blank=True)
+    last_accuracy_m = models.FloatField(null=True, blank=True)
+    last_location_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["due_at"], name="session_due_active_idx",
+                         condition=Q(state="active")),
+            models.Index(fields=["remind_at"], name="session_remind_idx",
+                         condition=Q(remind_at__isnull=False)),
+            models.Index(fields=["end_remind_at"], name="session_end_remind_idx",
+                         condition=Q(end_remind_at__isnull=False)),
+            models.Index(fields=["worker", "state"], name="session_worker_state_idx"),
+            models.Index(fields=["buddy", "state"], name="session_buddy_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} by {self.worker} at {self.address}"
+
+    @property
+    def watching_buddy(self) -> Person:
+        return self.cover_buddy or self.buddy
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != self.State.ENDED
+
+
+class SessionEvent(models.Model):
+    """One line of a session's timeline: check-ins, extensions, reminders, every
+    escalation step, delivery and action. Append-only."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", "Session started"
+        CHECKED_IN = "checked_in", "Checked in"
+        EXTENDED = "extended", "Running late"
+        ENDED = "ended", "Session ended"
+        REMINDER = "reminder", "Reminder sent"
+        DEADLINE_MISSED = "deadline_missed", "Check-in missed"
+        STEP_FIRED = "step_fired", "Escalation step"
+        DELIVERY = "delivery", "Message delivered"
+        DELIVERY_FAILED = "delivery_failed", "Message failed"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        WATCHDOG = "watchdog", "Watchdog"
+        LOCATION = "location", "Location"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    summary = models.CharField(max_length=300)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "at"], name="session_event_idx")]
+
+    def __str__(self):
+        return f"{self.at:%H:%M:%S} {self.summary}"
