@@ -2,6 +2,8 @@ from django.urls import path, re_path
 
 from lonewatch.accounts import views as accounts
 from lonewatch.api.urls import api, unknown_endpoint
+from lonewatch.visits import locate
+from lonewatch.visits import views as visits
 from lonewatch.web import views as web
 
 urlpatterns = [
@@ -25,6 +27,23 @@ urlpatterns = [
     path("profile/tokens/<int:token_id>/revoke", web.profile_token_revoke,
          name="profile_token_revoke"),
     path("audit/", web.audit_trail, name="audit"),
+    path("my-day/", visits.my_day, name="my_day"),
+    path("my-day/start", visits.start, name="session_start"),
+    path("sessions/<int:session_id>/", visits.session_detail, name="session"),
+    path("sessions/<int:session_id>/check-in", visits.check_in, name="session_check_in"),
+    path("sessions/<int:session_id>/extend", visits.extend, name="session_extend"),
+    path("sessions/<int:session_id>/end", visits.end, name="session_end"),
+    path("sessions/<int:session_id>/locate", locate.locate_summary, name="locate_summary"),
+    path("escalations/<int:escalation_id>/", visits.escalation_detail, name="escalation"),
+    path("escalations/<int:escalation_id>/acknowledge", visits.acknowledge,
+         name="escalation_acknowledge"),
+    path("escalations/<int:escalation_id>/resolve", visits.resolve, name="escalation_resolve"),
+    path("buddy/", visits.buddy, name="buddy"),
+    path("board/", visits.board, name="board"),
+    path("board/fragment", visits.board_fragment, name="board_fragment"),
+    path("board/events", visits.board_events, name="board_events"),
+    path("profile/pin", visits.set_pin, name="profile_pin"),
+    path("profile/location-consent", visits.location_consent, name="profile_location"),
     path("healthz", web.healthz, name="healthz"),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", unknown_endpoint),

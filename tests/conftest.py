@@ -96,3 +96,39 @@ def as_person(client):
         return login(client, person, verified=verified)
 
     return _login
+
+
+@pytest.fixture
+def nina_ready(trust):
+    """Nina with an accepted buddy (Ben), a check-out PIN and consent to location."""
+    from django.contrib.auth.hashers import make_password
+
+    from lonewatch import clock
+
+    nina = trust.people["nina"]
+    nina.buddy_accepted_at = clock.now()
+    nina.pin_hash = make_password("2468")
+    nina.location_consent_at = clock.now()
+    nina.save()
+    return nina
+
+
+@pytest.fixture
+def start_session(nina_ready, trust, settings):
+    """Start a session for Nina with a given interval (seconds) and optional extras."""
+    from datetime import timedelta
+
+    from lonewatch import clock
+    from lonewatch.visits.actions import do_start_session
+
+    settings.MIN_CHECKIN_INTERVAL_SECONDS = 60
+
+    def _start(interval=600, hours=2, **extra):
+        now = clock.now()
+        values = {"kind": "visit", "address": "12 Acacia Avenue, Wisbech",
+                  "postcode": "PE13 1AB", "planned_start": now,
+                  "planned_end": now + timedelta(hours=hours), "buddy": trust.people["ben"],
+                  "interval_seconds": interval} | extra
+        return do_start_session(nina_ready, actor=nina_ready.user, **values)
+
+    return _start

@@ -30,3 +30,36 @@ def access_team(user, team_id) -> Team:
     if team is None or not permissions.can(user, VIEW, TEAM, team):
         raise Http404("No such team, or not one you can see.")
     return team
+
+
+def access_session(user, session_id, *, action: str = VIEW):
+    from lonewatch.core.permissions import SESSION
+    from lonewatch.visits.models import Session
+
+    session = (
+        Session.objects.select_related("worker__user", "worker__team__directorate",
+                                       "worker__line_manager", "buddy", "cover_buddy")
+        .filter(pk=session_id).first()
+    )
+    if session is None or not permissions.can(user, VIEW, SESSION, session):
+        raise Http404("No such session, or not one you can see.")
+    if action != VIEW and not permissions.can(user, action, SESSION, session):
+        raise PermissionDenied("You do not have permission to do that.")
+    return session
+
+
+def access_escalation(user, escalation_id, *, action: str = VIEW):
+    from lonewatch.core.permissions import ESCALATION
+    from lonewatch.escalation.models import Escalation
+
+    escalation = (
+        Escalation.objects.select_related("session__worker__user",
+                                          "session__worker__team__directorate",
+                                          "session__buddy", "session__cover_buddy")
+        .filter(pk=escalation_id).first()
+    )
+    if escalation is None or not permissions.can(user, VIEW, ESCALATION, escalation):
+        raise Http404("No such escalation, or not one you can see.")
+    if action != VIEW and not permissions.can(user, action, ESCALATION, escalation):
+        raise PermissionDenied("You cannot act on this escalation.")
+    return escalation

@@ -195,7 +195,7 @@ def can(user, action: str, resource: str, obj) -> bool:
         return False
     if any(need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)):
         return True
-    if reach.person_id is None or not (resource in PERSON_RESOURCES | WORK_RESOURCES):
+    if reach.person_id is None or resource not in PERSON_RESOURCES | WORK_RESOURCES:
         return False
     if reach.person_id == person.pk:
         return need in SELF_GRANTS | OWN_WORK_GRANTS

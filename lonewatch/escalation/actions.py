@@ -74,7 +74,9 @@ def fire_due(limit: int = 200) -> int:
             "session__worker__team__directorate", "session__worker__line_manager",
             "session__buddy", "session__cover_buddy",
         ):
-            _fire(escalation, now)
+            # Catch up on every step already due (after downtime, several may be).
+            while escalation.next_step_at is not None and escalation.next_step_at <= now:
+                _fire(escalation, now)
     return len(ids)
 
 

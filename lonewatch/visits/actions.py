@@ -334,6 +334,8 @@ def send_reminders(limit: int = 200) -> int:
             ids = claim(Session.objects.filter(Q(**{f"{column}__lte": now}), state__in=states)
                         .order_by(column), limit=limit, update={column: None})
             for session in Session.objects.filter(pk__in=ids).select_related("worker"):
+                if not end and session.due_at <= now:
+                    continue  # the deadline itself has passed: the escalation takes over
                 subject, body, link = messages.reminder(session, end=end)
                 notify.queue([session.worker], [Channel.PUSH, Channel.IN_APP], subject=subject,
                              body=body, link=link,

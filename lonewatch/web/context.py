@@ -8,6 +8,13 @@ def navigation(request):
     person = getattr(user, "person", None)
     items = [("home", "Home")]
     if person is not None:
+        roles = perms.roles_of(user)
+        if perms.Role.LONE_WORKER in roles:
+            items.append(("my_day", "My day"))
+        if perms.Role.BUDDY in roles:
+            items.append(("buddy", "Buddy"))
+        if perms.can_anywhere(user, perms.VIEW, perms.SESSION):
+            items.append(("board", "Board"))
         if perms.can_anywhere(user, perms.VIEW, perms.PERSON):
             items.append(("people", "People"))
         if perms.can_anywhere(user, perms.VIEW, perms.TEAM):

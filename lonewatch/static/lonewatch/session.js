@@ -1,0 +1,34 @@
+// The countdown on "My day" and the location sent with a check-in.
+// The server holds the deadline; this only shows it.
+(function () {
+  "use strict";
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function show(el) {
+    var left = Math.round((Date.parse(el.dataset.deadline) - Date.now()) / 1000);
+    var abs = Math.abs(left);
+    var text = Math.floor(abs / 3600) > 0
+      ? Math.floor(abs / 3600) + " h " + pad(Math.floor(abs % 3600 / 60)) + " min"
+      : Math.floor(abs / 60) + ":" + pad(abs % 60);
+    el.textContent = left >= 0 ? "Check in within " + text : "Check-in overdue by " + text;
+    el.classList.toggle("lw-countdown--overdue", left < 0);
+  }
+  document.querySelectorAll(".lw-countdown[data-deadline]").forEach(function (el) {
+    show(el);
+    setInterval(function () { show(el); }, 1000);
+  });
+  document.querySelectorAll("form.lw-check-in[data-locate]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.located || !navigator.geolocation) { return; }
+      event.preventDefault();
+      var send = function () { form.dataset.located = "1"; form.submit(); };
+      var timer = setTimeout(send, 5000);  // never hold up a check-in for the location
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        clearTimeout(timer);
+        form.elements.lat.value = pos.coords.latitude;
+        form.elements.lon.value = pos.coords.longitude;
+        form.elements.accuracy.value = Math.round(pos.coords.accuracy);
+        send();
+      }, function () { clearTimeout(timer); send(); }, { timeout: 4000, maximumAge: 60000 });
+    });
+  });
+})();

@@ -1,0 +1,94 @@
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+
+from lonewatch import clock
+from lonewatch.escalation.models import Escalation
+from lonewatch.visits.models import Session
+
+DURATIONS = [(m, label) for m, label in (
+    (30, "30 minutes"), (60, "1 hour"), (90, "1 hour 30 minutes"), (120, "2 hours"),
+    (180, "3 hours"), (240, "4 hours"), (480, "8 hours"), (720, "12 hours"))]
+INTERVALS = [(5, "Every 5 minutes"), (15, "Every 15 minutes"), (30, "Every 30 minutes"),
+             (45, "Every 45 minutes"), (60, "Every hour"), (120, "Every 2 hours")]
+LATE = [(15, "15 minutes"), (30, "30 minutes"), (60, "1 hour"), (120, "2 hours")]
+
+
+def _minutes_choices(choices):
+    low = settings.MIN_CHECKIN_INTERVAL_SECONDS
+    return [(m, label) for m, label in choices if m * 60 >= low]
+
+
+class StartForm(forms.Form):
+    kind = forms.ChoiceField(label="What are you doing?", choices=Session.Kind.choices,
+                             widget=forms.RadioSelect, initial=Session.Kind.VISIT)
+    address = forms.CharField(label="Where?", max_length=300,
+                              error_messages={"required": "Enter the address you are going to."})
+    postcode = forms.CharField(label="Postcode", max_length=10, required=False)
+    service_user_ref = forms.CharField(label="Patient or service user reference (optional)",
+                                       max_length=60, required=False)
+    duration = forms.TypedChoiceField(label="How long will it take?", choices=DURATIONS,
+                                      coerce=int, initial=60)
+    interval = forms.TypedChoiceField(label="How often will you check in?", coerce=int,
+                                      choices=INTERVALS, initial=30)
+    travel_mode = forms.ChoiceField(label="How are you travelling?",
+                                    choices=Session.Travel.choices, initial=Session.Travel.CAR)
+    vehicle = forms.CharField(label="Vehicle", max_length=200, required=False)
+    cover_buddy = forms.TypedChoiceField(label="Cover buddy (only if your buddy is away)",
+                                         required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, covers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["interval"].choices = _minutes_choices(INTERVALS)
+        self.fields["cover_buddy"].choices = [("", "No cover needed")] + [
+            (p.pk, p.full_name) for p in covers]
+
+    def session_values(self) -> dict:
+        data = self.cleaned_data
+        now = clock.now()
+        return {
+            "kind": data["kind"], "address": data["address"], "postcode": data["postcode"],
+            "service_user_ref": data["service_user_ref"], "planned_start": now,
+            "planned_end": now + timedelta(minutes=data["duration"]),
+            "interval_seconds": data["interval"] * 60, "travel_mode": data["travel_mode"],
+            "vehicle": data["vehicle"],
+        }
+
+
+class ExtendForm(forms.Form):
+    minutes = forms.TypedChoiceField(label="How much longer do you need?", coerce=int,
+                                     choices=LATE, initial=30)
+    reason = forms.CharField(label="Why are you running late?", max_length=300,
+                             error_messages={"required": "Say why you are running late."})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["minutes"].choices = _minutes_choices(LATE)
+
+
+class EndForm(forms.Form):
+    pin = forms.CharField(label="Your check-out PIN", max_length=8,
+                          widget=forms.PasswordInput(attrs={"inputmode": "numeric",
+                                                            "autocomplete": "off"}),
+                          error_messages={"required": "Enter your PIN to check out."})
+
+
+class PinForm(forms.Form):
+    pin = forms.RegexField(label="New PIN (4 to 8 digits)", regex=r"^\d{4,8}$",
+                           widget=forms.PasswordInput(attrs={"inputmode": "numeric",
+                                                             "autocomplete": "new-password"}),
+                           error_messages={"invalid": "Your PIN must be 4 to 8 digits.",
+                                           "required": "Enter a PIN of 4 to 8 digits."})
+
+
+RESOLVE_CHOICES = [(o.value, o.label) for o in Escalation.Outcome
+                   if o != Escalation.Outcome.LATE_CHECK_IN]
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.ChoiceField(label="What happened?", choices=RESOLVE_CHOICES,
+                                widget=forms.RadioSelect,
+                                error_messages={"required": "Choose what happened."})
+    note = forms.CharField(label="What did you do? (optional)", required=False,
+                           widget=forms.Textarea(attrs={"rows": 3}))

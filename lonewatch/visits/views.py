@@ -1,0 +1,308 @@
+"""Pages for the worker ("My day"), the buddy and the manager's live board."""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from lonewatch import clock
+from lonewatch.core import permissions as perms
+from lonewatch.core.access import access_escalation, access_session
+from lonewatch.core.permissions import Role
+from lonewatch.escalation import actions as escalations
+from lonewatch.escalation.models import Escalation
+from lonewatch.notify.models import Delivery
+from lonewatch.org.models import Person
+from lonewatch.visits import actions
+from lonewatch.visits.actions import SessionError
+from lonewatch.visits.forms import EndForm, ExtendForm, PinForm, ResolveForm, StartForm
+from lonewatch.visits.models import Session
+
+BOARD_STREAM_SECONDS = 300
+
+
+def _me(request) -> Person:
+    person = getattr(request.user, "person", None)
+    if person is None:
+        raise PermissionDenied("Your login is not linked to a member of staff.")
+    return person
+
+
+def _open_session(person):
+    return Session.objects.filter(worker=person).exclude(state=Session.State.ENDED).first()
+
+
+def _covers(person):
+    return (Person.objects.filter(organisation_id=person.organisation_id, roles__role=Role.BUDDY,
+                                  user__is_active=True)
+            .exclude(pk__in=[person.pk, person.buddy_id or 0]).distinct().order_by("full_name"))
+
+
+def my_day(request, start_form=None, extend_form=None, end_form=None, status=200):
+    me = _me(request)
+    session = _open_session(me)
+    context = {"me": me, "session": session, "now": clock.now()}
+    if session is None:
+        context["form"] = start_form or StartForm(
+            initial={"vehicle": me.vehicle_description}, covers=_covers(me))
+        context["recent"] = Session.objects.filter(worker=me, state=Session.State.ENDED)[:5]
+        context["can_start"] = bool(me.buddy_id and me.buddy_accepted_at and me.pin_hash)
+    else:
+        context["events"] = session.events.order_by("-at", "-id")[:30]
+        context["extend_form"] = extend_form or ExtendForm()
+        context["end_form"] = end_form or EndForm()
+        context["escalation"] = session.escalations.exclude(
+            state=Escalation.State.RESOLVED).first()
+    context["inbox"] = Delivery.objects.filter(recipient=me, channel="in_app").order_by(
+        "-created_at")[:5]
+    return render(request, "visits/my_day.html", context, status=status)
+
+
+@require_POST
+def start(request):
+    me = _me(request)
+    form = StartForm(request.POST, covers=_covers(me))
+    if not form.is_valid():
+        return my_day(request, start_form=form, status=400)
+    cover_id = form.cleaned_data.get("cover_buddy")
+    try:
+        actions.do_start_session(
+            me, actor=request.user, buddy=me.buddy,
+            cover_buddy=Person.objects.filter(pk=cover_id).first() if cover_id else None,
+            **form.session_values())
+    except SessionError as error:
+        form.add_error(error.field if error.field in form.fields else None, str(error))
+        return my_day(request, start_form=form, status=400)
+    messages.success(request, "Session started. Your buddy can see where you are going.")
+    return redirect("my_day")
+
+
+def _float(value):
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        raise SessionError("The location from your phone could not be read.") from None
+
+
+@require_POST
+def check_in(request, session_id):
+    session = access_session(request.user, session_id, action=perms.CHANGE)
+    try:
+        actions.do_check_in(session, actor=request.user, lat=_float(request.POST.get("lat")),
+                            lon=_float(request.POST.get("lon")),
+                            accuracy_m=_float(request.POST.get("accuracy")),
+                            note=request.POST.get("note", "")[:300])
+    except SessionError as error:
+        messages.error(request, str(error))
+        return redirect("my_day")
+    messages.success(request, "Checked in. Thank you.")
+    return redirect("my_day")
+
+
+@require_POST
+def extend(request, session_id):
+    session = access_session(request.user, session_id, action=perms.CHANGE)
+    form = ExtendForm(request.POST)
+    if not form.is_valid():
+        return my_day(request, extend_form=form, status=400)
+    try:
+        actions.do_extend(session, actor=request.user, seconds=form.cleaned_data["minutes"] * 60,
+                          reason=form.cleaned_data["reason"])
+    except SessionError as error:
+        form.add_error(None, str(error))
+        return my_day(request, extend_form=form, status=400)
+    messages.success(request, "Your buddy has been told you are running late.")
+    return redirect("my_day")
+
+
+@require_POST
+def end(request, session_id):
+    session = access_session(request.user, session_id, action=perms.CHANGE)
+    form = EndForm(request.POST)
+    if not form.is_valid():
+        return my_day(request, end_form=form, status=400)
+    try:
+        actions.do_end_session(session, actor=request.user, pin=form.cleaned_data["pin"])
+    except SessionError as error:
+        form.add_error("pin", str(error))
+        return my_day(request, end_form=form, status=400)
+    messages.success(request, "You have checked out. Stay safe.")
+    return redirect("my_day")
+
+
+def session_detail(request, session_id):
+    session = access_session(request.user, session_id)
+    return render(request, "visits/session_detail.html", {
+        "session": session, "events": session.events.order_by("-at", "-id"),
+        "escalations": session.escalations.all(),
+        "can_contact": perms.can(request.user, perms.VIEW, perms.CONTACT, session.worker),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN,
+                                     session.worker),
+    })
+
+
+def escalation_detail(request, escalation_id, form=None, status=200):
+    escalation = access_escalation(request.user, escalation_id)
+    session = escalation.session
+    return render(request, "visits/escalation_detail.html", {
+        "escalation": escalation, "session": session,
+        "events": session.events.filter(at__gte=escalation.missed_at).order_by("-at", "-id"),
+        "can_act": perms.can(request.user, perms.ACT, perms.ESCALATION, escalation),
+        "can_contact": perms.can(request.user, perms.VIEW, perms.CONTACT, session.worker),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN,
+                                     session.worker),
+        "form": form or ResolveForm(),
+    }, status=status)
+
+
+@require_POST
+def acknowledge(request, escalation_id):
+    escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
+    try:
+        escalations.do_acknowledge(escalation, actor=request.user)
+    except escalations.EscalationConflict as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Others have been told you are handling this.")
+    return redirect("escalation", escalation_id=escalation.pk)
+
+
+@require_POST
+def resolve(request, escalation_id):
+    escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        return escalation_detail(request, escalation_id, form=form, status=400)
+    try:
+        escalations.do_resolve(escalation, outcome=form.cleaned_data["outcome"],
+                               note=form.cleaned_data["note"], actor=request.user)
+    except escalations.EscalationConflict as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Recorded. Thank you.")
+    return redirect("escalation", escalation_id=escalation.pk)
+
+
+def buddy(request):
+    me = _me(request)
+    watching = (Session.objects.exclude(state=Session.State.ENDED)
+                .filter(Q(buddy=me) | Q(cover_buddy=me)).select_related("worker")
+                .order_by("due_at"))
+    return render(request, "visits/buddy.html", {"sessions": watching, "now": clock.now()})
+
+
+def _board(request) -> dict:
+    user = request.user
+    now = clock.now()
+    sessions = list(
+        perms.filter_visible(user, Session.objects.exclude(state=Session.State.ENDED))
+        .select_related("worker__team", "buddy", "cover_buddy").order_by("due_at")
+    )
+    soon = now + timedelta(minutes=5)
+    open_escalations = list(
+        perms.filter_visible(user, Escalation.objects.exclude(state=Escalation.State.RESOLVED))
+        .select_related("session__worker", "acknowledged_by__person").order_by("missed_at")
+    )
+    people = perms.filter_visible(user, Person.objects.filter(user__is_active=True))
+    since = now - timedelta(days=90)
+    return {
+        "now": now,
+        "escalating": [s for s in sessions if s.state == Session.State.OVERDUE],
+        "due_soon": [s for s in sessions if s.state == Session.State.ACTIVE and s.due_at <= soon],
+        "active": [s for s in sessions if s.state == Session.State.ACTIVE and s.due_at > soon],
+        "escalations": open_escalations,
+        # ESC-05: unnecessary escalations show how well the procedure is followed.
+        "forgotten": (
+            perms.filter_visible(user, Escalation.objects.filter(
+                outcome=Escalation.Outcome.FORGOT, resolved_at__gte=since))
+            .values("session__worker__team__name").annotate(count=Count("id"))
+            .order_by("-count")
+        ),
+        "no_mobile": people.filter(mobile="", roles__role__in=[Role.LONE_WORKER, Role.BUDDY])
+        .distinct().order_by("full_name"),
+        "failing": (
+            Delivery.objects.filter(recipient__in=people, status=Delivery.Status.FAILED,
+                                    created_at__gte=now - timedelta(days=7))
+            .values("recipient__full_name", "channel").annotate(count=Count("id"),
+                                                                last=Max("created_at"))
+            .order_by("recipient__full_name")
+        ),
+    }
+
+
+def _check_board(request):
+    if not perms.can_anywhere(request.user, perms.VIEW, perms.SESSION):
+        raise PermissionDenied("The board is for managers, the security manager and the "
+                               "alarm centre.")
+
+
+def board(request):
+    _check_board(request)
+    return render(request, "visits/board.html", _board(request))
+
+
+def board_fragment(request):
+    _check_board(request)
+    return render(request, "visits/_board.html", _board(request))
+
+
+def _board_version(request) -> tuple:
+    visible = perms.filter_visible(request.user, Session.objects.all())
+    return (
+        visible.exclude(state=Session.State.ENDED).aggregate(
+            n=Count("id"), due=Max("due_at"), contact=Max("last_contact_at"))["n"],
+        visible.aggregate(latest=Max("events__id"))["latest"],
+    )
+
+
+def board_events(request):
+    """Server-sent events: "changed" whenever the board would show something new."""
+    _check_board(request)
+
+    def stream():
+        yield "retry: 3000\n\n"
+        last, started, beat = None, time.monotonic(), time.monotonic()
+        while time.monotonic() - started < BOARD_STREAM_SECONDS:
+            version = _board_version(request)
+            if version != last:
+                if last is not None:
+                    yield f"event: changed\ndata: {reverse('board_fragment')}\n\n"
+                last = version
+            if time.monotonic() - beat > 15:
+                yield ": still here\n\n"
+                beat = time.monotonic()
+            time.sleep(settings.BOARD_POLL_SECONDS)
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@require_POST
+def set_pin(request):
+    me = _me(request)
+    form = PinForm(request.POST)
+    if form.is_valid():
+        actions.do_set_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
+        messages.success(request, "Your check-out PIN is set.")
+    else:
+        messages.error(request, " ".join(form.errors["pin"]))
+    return redirect(reverse("profile") + "#pin")
+
+
+@require_POST
+def location_consent(request):
+    me = _me(request)
+    consent = request.POST.get("consent") == "yes"
+    actions.do_set_location_consent(me, consent=consent, actor=request.user)
+    messages.success(request, "Location will be kept while a session runs." if consent
+                     else "Location will not be kept.")
+    return redirect(reverse("profile") + "#location")

@@ -1,0 +1,316 @@
+"""ESC-01 … ESC-03, MOV-02, MOV-03: the escalation engine against a controllable clock.
+
+The worker's phases are called as plain functions; time only moves when a test
+moves it.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from lonewatch import clock
+from lonewatch.escalation import actions as engine
+from lonewatch.escalation.models import Escalation
+from lonewatch.escalation.policy import do_set_policy
+from lonewatch.notify.actions import send_due
+from lonewatch.notify.models import Delivery
+from lonewatch.visits import actions
+from lonewatch.visits.actions import SessionError
+from lonewatch.visits.models import Session, SessionEvent
+
+T0 = "2026-11-23 09:00:00+00:00"
+
+
+@pytest.fixture
+def at(time_machine):
+    time_machine.move_to(T0, tick=False)
+
+    def _at(**delta):
+        from datetime import datetime
+
+        time_machine.move_to(datetime.fromisoformat(T0) + timedelta(**delta), tick=False)
+
+    return _at
+
+
+def tick() -> None:
+    actions.send_reminders()
+    engine.start_due()
+    engine.fire_due()
+    send_due()
+
+
+def told(session) -> list[tuple[str, str]]:
+    """(recipient username, channel) of every escalation delivery so far, in order."""
+    return [(d.recipient.username if d.recipient else d.address, d.channel)
+            for d in Delivery.objects.filter(session=session, escalation__isnull=False)
+            .exclude(purpose="escalation_handled").order_by("id")]
+
+
+def recipients(session) -> list[str]:
+    return list(dict.fromkeys(name for name, _ in told(session)))
+
+
+def test_esc_01_default_policy_tells_each_person_on_time(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=9, seconds=59)
+    tick()
+    assert not Escalation.objects.exists()
+    at(minutes=10)
+    tick()
+    escalation = Escalation.objects.get()
+    assert escalation.missed_at == session.due_at
+    assert recipients(session) == ["nina"]  # the reminder to the worker at the deadline
+    at(minutes=14, seconds=59)
+    tick()
+    assert recipients(session) == ["nina"]
+    at(minutes=15)
+    tick()
+    assert recipients(session) == ["nina", "ben"]  # buddy at +5 min
+    at(minutes=25)
+    tick()
+    assert recipients(session) == ["nina", "ben", "maria"]  # line manager at +15
+    at(minutes=40)
+    tick()
+    assert recipients(session) == ["nina", "ben", "maria", "sarah"]  # senior manager at +30
+    at(minutes=55)
+    tick()
+    police = Delivery.objects.filter(purpose="escalation_step_5")
+    assert {d.recipient.username for d in police} == {"maria", "sarah"}
+    assert "call 999" in police.first().body and "locate" in police.first().body
+    escalation.refresh_from_db()
+    assert escalation.next_step == 5 and escalation.next_step_at is None
+
+
+def test_esc_01_messages_say_who_where_since_when_and_link(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=15)
+    tick()
+    message = Delivery.objects.filter(recipient=trust.people["ben"], channel="sms").get()
+    assert "Nina missed the check-in due at 09:10" in message.body
+    assert "12 Acacia Avenue" in message.body and "PE13 1AB" in message.body
+    assert "You are their buddy" in message.body
+    assert message.link.endswith(f"/escalations/{session.escalations.get().pk}/")
+    assert message.address == "+447700900100"
+
+
+def test_esc_02_acknowledge_stops_further_steps_to_others(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=15)
+    tick()
+    escalation = Escalation.objects.get()
+    at(minutes=16)
+    engine.do_acknowledge(escalation, actor=trust.people["ben"].user)
+    at(minutes=60)
+    tick()
+    assert recipients(session) == ["nina", "ben"]
+    escalation.refresh_from_db()
+    assert escalation.acknowledged_by == trust.people["ben"].user
+    assert escalation.acknowledged_at == clock.now() - timedelta(minutes=44)
+    with pytest.raises(engine.EscalationConflict, match="Ben is already handling"):
+        engine.do_acknowledge(escalation, actor=trust.people["maria"].user)
+
+
+def test_esc_02_resolve_records_who_when_and_outcome(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=20)
+    tick()
+    escalation = Escalation.objects.get()
+    engine.do_resolve(escalation, outcome="worker_safe", note="Phoned her: battery died",
+                      actor=trust.people["maria"].user)
+    escalation.refresh_from_db()
+    assert (escalation.state, escalation.outcome) == ("resolved", "worker_safe")
+    assert escalation.resolved_by == trust.people["maria"].user
+    assert escalation.resolved_at == clock.now()
+    session.refresh_from_db()
+    # Worker safe: monitoring goes on with a fresh deadline.
+    assert session.state == "active" and session.due_at == clock.now() + timedelta(minutes=10)
+    assert SessionEvent.objects.filter(session=session, kind="resolved",
+                                       summary__contains="battery died").exists()
+    with pytest.raises(engine.EscalationConflict):
+        engine.do_resolve(escalation, outcome="worker_safe", actor=trust.people["maria"].user)
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        engine.do_resolve(escalation, outcome="shrug", actor=trust.people["maria"].user)
+
+
+def test_esc_02_forgot_to_check_out_ends_the_session(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=20)
+    tick()
+    engine.do_resolve(Escalation.objects.get(), outcome="forgot_to_check_out",
+                      actor=trust.people["ben"].user)
+    session.refresh_from_db()
+    assert session.state == "ended" and session.due_at is None
+
+
+def test_esc_02_late_check_in_resolves_it_as_checked_in_late(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=16)
+    tick()
+    actions.do_check_in(session, actor=trust.people["nina"].user)
+    escalation = Escalation.objects.get()
+    assert (escalation.state, escalation.outcome) == ("resolved", "worker_checked_in_late")
+    assert escalation.resolved_by == trust.people["nina"].user
+    session.refresh_from_db()
+    assert session.state == "active" and session.due_at == clock.now() + timedelta(minutes=10)
+    at(minutes=30)
+    tick()
+    assert recipients(session) == ["nina", "ben"]  # nothing more fired after the check-in
+
+
+def test_esc_03_running_escalation_keeps_its_frozen_policy(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=10)
+    tick()
+    do_set_policy(trust.north, [{"after_seconds": 0, "notify": "line_manager",
+                                 "channels": ["email"]}], actor=trust.people["maria"].user)
+    at(minutes=15)
+    tick()
+    assert recipients(session) == ["nina", "ben"]  # the old policy's buddy step still fired
+
+
+def test_esc_01_team_policy_applies_to_new_escalations(at, start_session, trust):
+    do_set_policy(trust.north, [{"after_seconds": 60, "notify": "line_manager",
+                                 "channels": ["email", "in_app"]}],
+                  actor=trust.people["maria"].user)
+    session = start_session(interval=600)
+    at(minutes=10, seconds=59)
+    tick()
+    assert told(session) == []
+    at(minutes=11)
+    tick()
+    assert told(session) == [("maria", "email"), ("maria", "in_app")]
+
+
+def test_esc_03_a_step_fires_once_however_often_the_scanner_runs(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=15)
+    for _ in range(3):
+        tick()
+    assert len(told(session)) == len(set(told(session)))
+    assert SessionEvent.objects.filter(session=session, kind="step_fired").count() == 2
+
+
+def test_esc_03_a_step_held_up_fires_late_and_says_so(at, start_session, trust, settings):
+    settings.WATCHDOG_GRACE_SECONDS = 30
+    session = start_session(interval=600)
+    at(minutes=10)
+    tick()
+    at(minutes=17)  # the worker was down from +0 to +7 minutes
+    tick()
+    assert recipients(session) == ["nina", "ben"]
+    watchdog = SessionEvent.objects.get(session=session, kind="watchdog")
+    assert "Step 2 fired 120 s late" in watchdog.summary
+
+
+def test_mov_02_check_in_moves_the_deadline_one_interval_on(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=7)
+    actions.do_check_in(session, actor=trust.people["nina"].user, lat=52.66, lon=0.16,
+                        accuracy_m=12, note="At the door")
+    session.refresh_from_db()
+    assert session.due_at == clock.now() + timedelta(minutes=10)
+    assert (session.last_lat, session.last_lon, session.last_accuracy_m) == (52.66, 0.16, 12)
+    at(minutes=16)
+    tick()
+    assert not Escalation.objects.exists()
+
+
+def test_mov_02_running_late_extends_with_a_reason(at, start_session, trust):
+    session = start_session(interval=600, hours=1)
+    at(minutes=5)
+    with pytest.raises(SessionError, match="Say why"):
+        actions.do_extend(session, actor=trust.people["nina"].user, seconds=1800, reason=" ")
+    actions.do_extend(session, actor=trust.people["nina"].user, seconds=5400,
+                      reason="Patient needs a dressing change")
+    session.refresh_from_db()
+    assert session.due_at == clock.now() + timedelta(minutes=90)
+    assert session.planned_end == session.due_at  # the visit now runs longer than planned
+    assert SessionEvent.objects.filter(kind="extended",
+                                       summary__contains="dressing change").exists()
+
+
+def test_mov_02_check_out_needs_the_right_pin_and_changes_nothing_otherwise(at, start_session,
+                                                                           trust):
+    session = start_session(interval=600)
+    with pytest.raises(SessionError, match="PIN is not right"):
+        actions.do_end_session(session, actor=trust.people["nina"].user, pin="0000")
+    session.refresh_from_db()
+    assert session.state == "active"
+    with pytest.raises(PermissionDenied):
+        actions.do_end_session(session, actor=trust.people["ben"].user, pin="2468")
+    actions.do_end_session(session, actor=trust.people["nina"].user, pin="2468")
+    session.refresh_from_db()
+    assert session.state == "ended" and session.due_at is None
+    at(hours=5)
+    tick()
+    assert not Escalation.objects.exists()
+    with pytest.raises(SessionError, match="already ended"):
+        actions.do_check_in(session, actor=trust.people["nina"].user)
+
+
+def test_mov_03_reminders_before_the_deadline_and_at_the_planned_end(at, start_session, trust,
+                                                                     settings):
+    settings.REMINDER_LEAD_SECONDS = 300
+    session = start_session(interval=1800, hours=1)
+    at(minutes=24, seconds=59)
+    tick()
+    assert not Delivery.objects.filter(purpose="checkin_reminder").exists()
+    at(minutes=25)
+    tick()
+    reminder = Delivery.objects.get(purpose="checkin_reminder", channel="in_app")
+    assert reminder.recipient.username == "nina" and "due at 09:30" in reminder.body
+    actions.do_check_in(session, actor=trust.people["nina"].user)
+    at(minutes=60)
+    tick()
+    end = Delivery.objects.get(purpose="end_reminder", channel="in_app")
+    assert "planned to end at 10:00" in end.body
+
+
+def test_mov_05_location_is_dropped_without_consent_and_forgotten_at_the_end(at, start_session,
+                                                                            trust):
+    nina = trust.people["nina"]
+    session = start_session(interval=600)
+    actions.do_check_in(session, actor=nina.user, lat=52.6, lon=0.1)
+    assert SessionEvent.objects.filter(session=session, lat=52.6).exists()
+    actions.do_end_session(session, actor=nina.user, pin="2468")
+    session.refresh_from_db()
+    assert session.last_lat is None and not SessionEvent.objects.filter(lat__isnull=False)
+    actions.do_set_location_consent(nina, consent=False, actor=nina.user)
+    second = start_session(interval=600)
+    actions.do_check_in(second, actor=nina.user, lat=52.6, lon=0.1)
+    second.refresh_from_db()
+    assert second.last_lat is None
+
+
+@pytest.mark.parametrize(("lat", "lon", "message"), [
+    (91, 0, "Latitude must be between"), (0, 181, "Longitude must be between"),
+    (52, None, "both latitude and longitude"),
+])
+def test_mov_05_impossible_coordinates_are_refused(at, start_session, trust, lat, lon, message):
+    session = start_session(interval=600)
+    with pytest.raises(SessionError, match=message):
+        actions.do_check_in(session, actor=trust.people["nina"].user, lat=lat, lon=lon)
+    session.refresh_from_db()
+    assert session.due_at == clock.now() + timedelta(minutes=10)
+
+
+def test_esc_02_every_step_delivery_and_action_is_on_the_timeline(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=15)
+    tick()
+    engine.do_acknowledge(Escalation.objects.get(), actor=trust.people["ben"].user)
+    kinds = list(session.events.values_list("kind", flat=True))
+    assert kinds[:3] == ["started", "deadline_missed", "step_fired"]
+    assert {"delivery", "delivery_failed", "acknowledged"} <= set(kinds)
+    failed = session.events.filter(kind="delivery_failed").first()
+    assert "Phone notification to Nina" in failed.summary
+
+
+def test_esc_05_session_counted_state_overdue_while_escalating(at, start_session):
+    session = start_session(interval=600)
+    at(minutes=10)
+    tick()
+    session.refresh_from_db()
+    assert session.state == Session.State.OVERDUE
