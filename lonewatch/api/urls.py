@@ -8,6 +8,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from lonewatch.api.auth import BearerToken
 from lonewatch.api.people import router as people_router
+from lonewatch.api.sessions import router as sessions_router
 
 api = NinjaAPI(
     title="Lonewatch API",
@@ -23,6 +24,7 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 api.add_router("/v1", people_router)
+api.add_router("/v1", sessions_router)
 
 
 @api.exception_handler(AuthenticationError)
