@@ -245,8 +245,15 @@ def test_esc_04_buddy_loses_the_summary_when_the_session_ends(at, start_session,
     from lonewatch.visits.actions import do_end_session
 
     session = start_session(interval=600)
+    do_check_in(session, actor=trust.people["nina"].user, lat=52.66, lon=0.16, accuracy_m=12)
+    at(minutes=30)
     do_end_session(session, actor=trust.people["nina"].user, pin="2468")
     assert as_person(trust.people["ben"]).get(url(session)).status_code == 404
+    # The line manager still can, and the location is gone (MOV-05).
+    html = page(as_person(trust.people["maria"]), session)
+    assert "52.66000" not in html
+    assert "This session has ended, and any location was deleted when it ended." in html
+    assert "Ended; ended 23 Nov 2026 09:30" in html
 
 
 def test_esc_04_anonymous_is_sent_to_log_in(at, start_session, client):
