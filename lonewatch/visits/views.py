@@ -268,16 +268,16 @@ def board_events(request):
 
     def stream():
         yield "retry: 3000\n\n"
-        last, started, beat = None, time.monotonic(), time.monotonic()
+        last, started = None, time.monotonic()
         while time.monotonic() - started < BOARD_STREAM_SECONDS:
             version = _board_version(request)
-            if version != last:
-                if last is not None:
-                    yield f"event: changed\ndata: {reverse('board_fragment')}\n\n"
-                last = version
-            if time.monotonic() - beat > 15:
-                yield ": still here\n\n"
-                beat = time.monotonic()
+            if version != last and last is not None:
+                yield f"event: changed\ndata: {reverse('board_fragment')}\n\n"
+            else:
+                # A comment each round: a closed connection shows up at once, so a
+                # console that went away stops costing a thread and a query.
+                yield ":\n\n"
+            last = version
             time.sleep(settings.BOARD_POLL_SECONDS)
 
     response = StreamingHttpResponse(stream(), content_type="text/event-stream")
