@@ -4,6 +4,8 @@ set -euo pipefail
 needed=()
 command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || needed+=(poppler-utils)
+# Benchmarks (make bench): HTTP load from a second process.
+command -v wrk >/dev/null 2>&1 || needed+=(wrk)
 if [ ${#needed[@]} -eq 0 ]; then
   exit 0
 fi

@@ -13,6 +13,10 @@ from lonewatch.accounts.models import User
 from lonewatch.core.permissions import Role, Scope
 from lonewatch.org.models import Directorate, Organisation, Person, RoleMembership, Team
 
+# Browser fixtures live in one module and are registered once here, so the whole run
+# shares one Playwright (two would fight over the event loop).
+from tests.browser import browser, phone  # noqa: E402, F401
+
 PASSWORD = "correct-horse-battery"
 
 

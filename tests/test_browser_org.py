@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lonewatch.org.models import NextOfKin
-from tests.browser import browser, phone, screenshot  # noqa: F401 - fixtures
+from tests.browser import screenshot
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,7 +21,7 @@ def _sign_in(page, live_server, username):
 
 
 def test_org_02_manager_sees_team_and_cannot_open_another_directorate(trust, live_server,
-                                                                       phone):  # noqa: F811
+                                                                       phone):
     page = phone
     _sign_in(page, live_server, "maria")
     expect(page.get_by_role("heading", name="Hello, Maria")).to_be_visible()
@@ -40,7 +40,7 @@ def test_org_02_manager_sees_team_and_cannot_open_another_directorate(trust, liv
 
 
 def test_org_05_nurse_adds_next_of_kin_and_admin_views_it_audited(trust, live_server,
-                                                                  phone):  # noqa: F811
+                                                                  phone):
     page = phone
     _sign_in(page, live_server, "nina")
     page.get_by_role("link", name="Update my details").click()

@@ -12,7 +12,7 @@ from lonewatch.escalation import actions as engine
 from lonewatch.escalation.models import Escalation
 from lonewatch.notify.actions import send_due
 from lonewatch.visits.models import Session
-from tests.browser import FLAGS, PHONE, browser, phone, screenshot  # noqa: F401 - fixtures
+from tests.browser import PHONE, screenshot
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,7 +27,7 @@ def _sign_in(page, live_server, username):
 
 
 def test_mov_01_nurse_plans_starts_checks_in_and_ends_a_visit(trust, nina_ready, live_server,
-                                                              browser):  # noqa: F811
+                                                              browser):
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
                                   locale="en-GB", permissions=["geolocation"],
                                   geolocation={"latitude": 52.6661, "longitude": 0.1596,
@@ -65,7 +65,7 @@ def test_mov_01_nurse_plans_starts_checks_in_and_ends_a_visit(trust, nina_ready,
 
 
 def test_esc_02_manager_sees_a_missed_check_in_and_resolves_it(trust, start_session, live_server,
-                                                              phone, time_machine):  # noqa: F811
+                                                              phone, time_machine):
     session = start_session(interval=600)
     # The deadline passes and the policy reaches the line manager (+15 minutes).
     time_machine.move_to(clock.now() + timedelta(minutes=26), tick=True)

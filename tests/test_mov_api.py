@@ -205,3 +205,51 @@ def test_bud_01_buddy_sees_next_of_kin_only_while_the_session_runs(client, trust
                 content_type="application/json", headers=nina_api)
     assert client.get(f"/api/v1/people/{nina.pk}/next-of-kin", headers=ben).status_code == 404
     assert client.get(f"/api/v1/sessions/{session.pk}", headers=ben).status_code == 404
+
+
+def test_mov_02_fast_and_ordinary_check_ins_agree(client, trust, nina_api, start_session,
+                                                  time_machine):
+    """On PostgreSQL a check-in is one SQL statement; it must leave exactly what the
+    ordinary path leaves."""
+    from lonewatch.visits import actions
+
+    time_machine.move_to("2026-11-23 09:00:00+00:00", tick=False)
+    session = start_session(interval=900)
+    time_machine.shift(timedelta(minutes=3))
+    response = client.post(f"/api/v1/sessions/{session.pk}/checkins",
+                           {"lat": 52.5, "lon": 0.25, "accuracy_m": 9, "note": "fast"},
+                           content_type="application/json", headers=nina_api)
+    assert response.status_code == 200
+    fast = Session.objects.get(pk=session.pk)
+    fast_event = session.events.get(kind="checked_in")
+    session.events.filter(pk=fast_event.pk).delete()
+    actions.do_check_in(session, actor=trust.people["nina"].user, lat=52.5, lon=0.25,
+                        accuracy_m=9, note="fast")
+    slow = Session.objects.get(pk=session.pk)
+    slow_event = session.events.get(kind="checked_in")
+    fields = ["due_at", "remind_at", "last_contact_at", "last_lat", "last_lon",
+              "last_accuracy_m", "last_location_at", "state"]
+    assert {f: getattr(fast, f) for f in fields} == {f: getattr(slow, f) for f in fields}
+    assert response.json()["due_at"].startswith(fast.due_at.strftime("%Y-%m-%dT%H:%M"))
+    keys = ["at", "kind", "actor_id", "summary", "lat", "lon", "accuracy_m", "data"]
+    assert {k: getattr(fast_event, k) for k in keys} == {k: getattr(slow_event, k) for k in keys}
+
+
+def test_mov_02_check_in_falls_back_for_late_revoked_and_foreign(client, trust, nina_api,
+                                                                 start_session, time_machine):
+    session = start_session(interval=900)
+    time_machine.move_to(clock.now() + timedelta(minutes=16), tick=False)
+    engine.start_due()
+    late = client.post(f"/api/v1/sessions/{session.pk}/checkins", {},
+                       content_type="application/json", headers=nina_api)
+    assert late.status_code == 200 and late.json()["state"] == "active"
+    assert session.escalations.get().outcome == "worker_checked_in_late"
+    ben = bearer(trust.people["ben"])
+    assert client.post(f"/api/v1/sessions/{session.pk}/checkins", {},
+                       content_type="application/json", headers=ben).status_code == 403
+    bad = client.post(f"/api/v1/sessions/{session.pk}/checkins", {},
+                      content_type="application/json", headers={"Authorization": "Bearer lw_x"})
+    assert bad.status_code == 401 and bad.json()["detail"]
+    far = client.post(f"/api/v1/sessions/{session.pk}/checkins", {"lat": 91, "lon": 0},
+                      content_type="application/json", headers=nina_api)
+    assert far.status_code == 400 and "Latitude" in far.json()["detail"]

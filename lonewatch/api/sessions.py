@@ -3,9 +3,11 @@
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from ninja import Router, Schema
-from ninja.errors import HttpError
+from ninja import Router, Schema, Status
+from ninja.errors import AuthenticationError, HttpError
 
+from lonewatch.accounts.actions import authenticate_token
+from lonewatch.api.auth import RawBearer
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_escalation, access_session, access_team
@@ -13,7 +15,7 @@ from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
 from lonewatch.escalation.models import Escalation
 from lonewatch.org.models import Person
-from lonewatch.visits import actions
+from lonewatch.visits import actions, fastpath
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.models import Session
 
@@ -170,7 +172,7 @@ def start_session(request, payload: SessionIn):
                                            cover_buddy=cover, **values)
     except SessionError as error:
         _bad(error)
-    return 201, session
+    return Status(201, session)
 
 
 @router.get("/sessions", response=list[SessionOut], tags=["sessions"],
@@ -192,10 +194,19 @@ def get_session(request, session_id: int):
     return session
 
 
-@router.post("/sessions/{session_id}/checkins", response={200: DueOut, 400: Error, 403: Error,
-                                                         404: Error}, tags=["sessions"],
+@router.post("/sessions/{session_id}/checkins", response={200: DueOut, 400: Error, 401: Error,
+                                                         403: Error, 404: Error},
+             tags=["sessions"], auth=RawBearer(),
              summary="Check in (MOV-02): the next check-in is due one interval from now")
 def check_in(request, session_id: int, payload: CheckInIn):
+    due_at = fastpath.check_in(request.auth, session_id, lat=payload.lat, lon=payload.lon,
+                               accuracy_m=payload.accuracy_m, note=payload.note)
+    if due_at is not None:
+        return {"id": session_id, "state": Session.State.ACTIVE, "due_at": due_at}
+    user = authenticate_token(request.auth)
+    if user is None:
+        raise AuthenticationError()
+    request.user = user
     session = access_session(request.user, session_id, action=perms.CHANGE)
     try:
         session = actions.do_check_in(session, actor=request.user, lat=payload.lat,

@@ -37,9 +37,7 @@ def access_session(user, session_id, *, action: str = VIEW):
     from lonewatch.visits.models import Session
 
     session = (
-        Session.objects.select_related("worker__user", "worker__team__directorate",
-                                       "worker__line_manager", "buddy", "cover_buddy")
-        .filter(pk=session_id).first()
+        Session.objects.select_related("worker__team").filter(pk=session_id).first()
     )
     if session is None or not permissions.can(user, VIEW, SESSION, session):
         raise Http404("No such session, or not one you can see.")
@@ -53,10 +51,8 @@ def access_escalation(user, escalation_id, *, action: str = VIEW):
     from lonewatch.escalation.models import Escalation
 
     escalation = (
-        Escalation.objects.select_related("session__worker__user",
-                                          "session__worker__team__directorate",
-                                          "session__buddy", "session__cover_buddy")
-        .filter(pk=escalation_id).first()
+        Escalation.objects.select_related("session__worker__team").filter(
+            pk=escalation_id).first()
     )
     if escalation is None or not permissions.can(user, VIEW, ESCALATION, escalation):
         raise Http404("No such escalation, or not one you can see.")

@@ -70,51 +70,55 @@ def fire_due(limit: int = 200) -> int:
     with transaction.atomic():
         ids = claim(Escalation.objects.filter(next_step_at__lte=now).order_by("next_step_at"),
                     limit=limit)
+        outbox, events, fired = notify.Outbox(), [], []
         for escalation in Escalation.objects.filter(pk__in=ids).select_related(
             "session__worker__team__directorate", "session__worker__line_manager",
             "session__buddy", "session__cover_buddy",
         ):
             # Catch up on every step already due (after downtime, several may be).
             while escalation.next_step_at is not None and escalation.next_step_at <= now:
-                _fire(escalation, now)
+                _fire(escalation, now, outbox, events)
+            fired.append(escalation)
+        SessionEvent.objects.bulk_create(events)  # the step first, then what it sent
+        outbox.save()
+        Escalation.objects.bulk_update(fired, ["next_step", "next_step_at"])
     return len(ids)
 
 
-def _fire(escalation: Escalation, now) -> None:
+def _fire(escalation: Escalation, now, outbox, events: list) -> None:
     session = escalation.session
     number = escalation.next_step
     step = escalation.steps[number]
     scheduled = escalation.next_step_at
     people = recipients.resolve(step["target"], session)
     subject, body, link = messages.escalation_step(session, escalation, step["target"], now)
-    notify.queue(people, step["channels"], subject=subject, body=body, link=link,
-                 purpose=f"escalation_step_{number + 1}",
-                 organisation_id=session.worker.organisation_id, session=session,
-                 escalation=escalation, due_at=scheduled)
+    outbox.add(people, step["channels"], subject=subject, body=body, link=link,
+               purpose=f"escalation_step_{number + 1}",
+               organisation_id=session.worker.organisation_id, session=session,
+               escalation=escalation, due_at=scheduled)
     late = (now - scheduled).total_seconds()
     names = ", ".join(p.full_name for p in people) or "nobody (no one holds this role)"
     channels = ", ".join(Channel(c).label.lower() for c in step["channels"])
-    SessionEvent.objects.create(
+    events.append(SessionEvent(
         session=session, at=now, kind=SessionEvent.Kind.STEP_FIRED,
         summary=f"Step {number + 1}: {Target(step['target']).label} told ({names}) by "
                 f"{channels}"[:300],
         data={"step": number + 1, "target": step["target"], "late_seconds": round(late, 1),
               "recipients": [p.pk for p in people], "escalation": escalation.pk},
-    )
+    ))
     if late > settings.WATCHDOG_GRACE_SECONDS:
-        SessionEvent.objects.create(
+        events.append(SessionEvent(
             session=session, at=now, kind=SessionEvent.Kind.WATCHDOG,
             summary=f"Step {number + 1} fired {round(late)} s late: no worker was free to "
                     "fire it on time (stopped, crashed or overloaded)",
             data={"step": number + 1, "late_seconds": round(late, 1)},
-        )
+        ))
     escalation.next_step = number + 1
     if escalation.next_step < len(escalation.steps):
         after = escalation.steps[escalation.next_step]["after_seconds"]
         escalation.next_step_at = escalation.missed_at + timedelta(seconds=after)
     else:
         escalation.next_step_at = None
-    escalation.save(update_fields=["next_step", "next_step_at"])
 
 
 def _lock(escalation: Escalation) -> Escalation:

@@ -8,6 +8,7 @@ lease runs out; the idempotency key goes with every attempt.
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from lonewatch.worker.claim import claim
 
 log = logging.getLogger("lonewatch.notify")
 
+SEND_BUDGET_SECONDS = 5
 NO_ADDRESS = {
     Channel.EMAIL: "no email address recorded",
     Channel.SMS: "no mobile number recorded",
@@ -37,37 +39,68 @@ def _address(person, channel) -> str:
     return ""
 
 
-def queue(people, channels, *, subject: str, body: str, link: str, purpose: str, organisation_id,
-          session=None, escalation=None, due_at: datetime | None = None) -> list[Delivery]:
-    """Create one delivery per person per channel (webhooks: one per endpoint)."""
-    now = clock.now()
-    due_at = due_at or now
-    rows = []
-    common = {"organisation_id": organisation_id, "session": session, "escalation": escalation,
-              "subject": subject[:200], "body": body, "link": link, "purpose": purpose,
-              "created_at": now, "due_at": due_at, "next_attempt_at": now}
-    for channel in channels:
-        if channel == Channel.WEBHOOK:
-            for endpoint in WebhookEndpoint.objects.filter(organisation_id=organisation_id,
-                                                           active=True):
-                rows.append(Delivery(channel=channel, address=endpoint.url, **common))
-            continue
-        for person in people:
-            row = Delivery(channel=channel, recipient=person, address=_address(person, channel),
-                           **common)
-            if channel in NO_ADDRESS and not row.address:
-                # An alert that cannot be sent is shown as failed at once, so a manager
-                # sees the gap instead of trusting a message that reaches nobody.
-                row.status, row.next_attempt_at = Delivery.Status.FAILED, None
-                row.last_error = NO_ADDRESS[channel]
-            rows.append(row)
-    Delivery.objects.bulk_create(rows)
-    SessionEvent.objects.bulk_create(
-        SessionEvent(session=session, at=now, kind=SessionEvent.Kind.DELIVERY_FAILED,
-                     summary=f"{row.get_channel_display()} to {_who(row)} not possible: "
-                             f"{row.last_error}"[:300])
-        for row in rows if session is not None and row.status == Delivery.Status.FAILED
-    )
+class Outbox:
+    """Deliveries, and their lines on the timeline, gathered inside one transaction and
+    written together: a batch of escalation steps costs a few statements, not a few
+    per message."""
+
+    def __init__(self):
+        self.deliveries: list[Delivery] = []
+        self.events: list[SessionEvent] = []
+
+    def add(self, people, channels, *, subject: str, body: str, link: str, purpose: str,
+            organisation_id, session=None, escalation=None,
+            due_at: datetime | None = None) -> list[Delivery]:
+        """One delivery per person per channel (webhooks: one per endpoint)."""
+        now = clock.now()
+        common = {"organisation_id": organisation_id, "session": session,
+                  "escalation": escalation, "subject": subject[:200], "body": body,
+                  "link": link, "purpose": purpose, "created_at": now,
+                  "due_at": due_at or now, "next_attempt_at": now}
+        rows = []
+        for channel in channels:
+            if channel == Channel.WEBHOOK:
+                rows += [Delivery(channel=channel, address=endpoint.url, **common)
+                         for endpoint in WebhookEndpoint.objects.filter(
+                             organisation_id=organisation_id, active=True)]
+                continue
+            for person in people:
+                row = Delivery(channel=channel, recipient=person,
+                               address=_address(person, channel), **common)
+                if channel == Channel.IN_APP:
+                    # Stored is delivered: the person's pages show it from now on.
+                    row.status, row.sent_at, row.next_attempt_at = Delivery.Status.SENT, now, None
+                    row.provider_ref = "in_app"
+                    self._event(row, SessionEvent.Kind.DELIVERY,
+                                f"{row.get_channel_display()} to {_who(row)}: {row.subject}")
+                elif channel in NO_ADDRESS and not row.address:
+                    # An alert that cannot be sent is shown as failed at once, so a manager
+                    # sees the gap instead of trusting a message that reaches nobody.
+                    row.status, row.next_attempt_at = Delivery.Status.FAILED, None
+                    row.last_error = NO_ADDRESS[channel]
+                    self._event(row, SessionEvent.Kind.DELIVERY_FAILED,
+                                f"{row.get_channel_display()} to {_who(row)} not possible: "
+                                f"{row.last_error}")
+                rows.append(row)
+        self.deliveries += rows
+        return rows
+
+    def _event(self, row: Delivery, kind: str, summary: str) -> None:
+        if row.session is not None:
+            self.events.append(SessionEvent(session=row.session, at=row.created_at, kind=kind,
+                                            summary=summary[:300]))
+
+    def save(self) -> None:
+        Delivery.objects.bulk_create(self.deliveries)
+        SessionEvent.objects.bulk_create(self.events)
+        self.deliveries, self.events = [], []
+
+
+def queue(people, channels, **message) -> list[Delivery]:
+    """Queue one message now, inside the caller's transaction."""
+    outbox = Outbox()
+    rows = outbox.add(people, channels, **message)
+    outbox.save()
     return rows
 
 
@@ -87,44 +120,65 @@ def send_due(limit: int = 200) -> int:
         )
     if not ids:
         return 0
+    # A slow provider must not hold up missed deadlines and escalation steps, which
+    # run in the same loop: after a few seconds the rest of the batch is handed back.
+    budget = time.monotonic() + min(SEND_BUDGET_SECONDS, settings.DELIVERY_LEASE_SECONDS / 2)
+    sent, events, unsent = [], [], []
     for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient"):
-        _send_one(delivery)
+        if time.monotonic() > budget:
+            unsent.append(delivery.pk)
+            continue
+        provider_ref = _send_one(delivery)
+        if provider_ref is not None:
+            delivery.status, delivery.sent_at = Delivery.Status.SENT, clock.now()
+            delivery.provider_ref, delivery.next_attempt_at = provider_ref[:200], None
+            delivery.last_error = ""
+            sent.append(delivery)
+            if delivery.session_id:
+                events.append(SessionEvent(
+                    session_id=delivery.session_id, at=delivery.sent_at,
+                    kind=SessionEvent.Kind.DELIVERY,
+                    summary=f"{delivery.get_channel_display()} to {_who(delivery)}: "
+                            f"{delivery.subject}"[:300],
+                    data={"delivery": delivery.pk, "attempts": delivery.attempts,
+                          "late_seconds": round((delivery.sent_at - delivery.due_at)
+                                                .total_seconds(), 1)}))
+    with transaction.atomic():
+        Delivery.objects.bulk_update(sent, ["status", "sent_at", "provider_ref",
+                                            "next_attempt_at", "last_error"])
+        SessionEvent.objects.bulk_create(events)
+        if unsent:
+            Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING).update(
+                next_attempt_at=clock.now(), attempts=F("attempts") - 1)
     return len(ids)
 
 
-def _send_one(delivery: Delivery) -> None:
+def _send_one(delivery: Delivery) -> str | None:
+    """Send; on success return the provider's reference, else record why and return None."""
     try:
-        provider_ref = transports.send(delivery)
+        return transports.send(delivery)
     except transports.PermanentFailure as error:
         _fail(delivery, str(error))
     except transports.TemporaryFailure as error:
         if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
             _fail(delivery, f"gave up after {delivery.attempts} attempts: {error}")
         else:
-            Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
-                next_attempt_at=clock.now() + backoff(delivery.attempts),
-                last_error=str(error)[:500])
+            _retry(delivery, str(error))
             log.warning("delivery will be retried", extra={
                 "delivery": delivery.pk, "channel": delivery.channel, "error": str(error),
                 "attempts": delivery.attempts})
     except Exception as error:  # a bug in a transport must not stop the other deliveries
         log.exception("delivery transport crashed", extra={"delivery": delivery.pk})
-        Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
-            next_attempt_at=clock.now() + backoff(delivery.attempts),
-            last_error=f"internal error: {error}"[:500])
-    else:
-        now = clock.now()
-        with transaction.atomic():
-            updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING)\
-                .update(status=Delivery.Status.SENT, sent_at=now, next_attempt_at=None,
-                        provider_ref=provider_ref[:200], last_error="")
-            if updated and delivery.session_id:
-                SessionEvent.objects.create(
-                    session_id=delivery.session_id, at=now, kind=SessionEvent.Kind.DELIVERY,
-                    summary=f"{delivery.get_channel_display()} to {_who(delivery)}: "
-                            f"{delivery.subject}"[:300],
-                    data={"delivery": delivery.pk, "attempts": delivery.attempts,
-                          "late_seconds": round((now - delivery.due_at).total_seconds(), 1)})
+        if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+            _fail(delivery, f"gave up after {delivery.attempts} attempts: internal error")
+        else:
+            _retry(delivery, f"internal error: {error}")
+    return None
+
+
+def _retry(delivery: Delivery, reason: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
+        next_attempt_at=clock.now() + backoff(delivery.attempts), last_error=reason[:500])
 
 
 def _who(delivery) -> str:

@@ -39,7 +39,16 @@ def send_email(delivery) -> str:
     try:
         message.send()
     except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _message in error.recipients.values()]
+        if codes and all(400 <= code < 500 for code in codes):
+            # 4xx: "try later" (greylisting, a full queue), not "no such person".
+            raise TemporaryFailure(f"the mail server deferred {delivery.address}: "
+                                   f"{error.recipients}") from None
         raise PermanentFailure(f"the mail server refused {delivery.address}: {error}") from None
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+        if error.smtp_code >= 500:
+            raise PermanentFailure(f"the mail server rejected the message: {error}") from None
+        raise TemporaryFailure(f"email not sent: {error}") from None
     except (smtplib.SMTPException, OSError) as error:
         raise TemporaryFailure(f"email not sent: {error}") from None
     return f"email:{delivery.idempotency_key}"

@@ -229,7 +229,7 @@ def do_check_in(session: Session, *, actor, lat=None, lon=None, accuracy_m=None,
                                                                       if note else ""),
             lat=here.lat if here else None, lon=here.lon if here else None,
             accuracy_m=here.accuracy_m if here else None,
-            data={"due_at": session.due_at.isoformat()},
+            data={"due_at": session.due_at.isoformat(timespec="microseconds")},
         )
     return session
 

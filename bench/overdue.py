@@ -1,0 +1,92 @@
+"""Overdue detection (ESC-02, Q-PERF): 10,000 sessions whose deadlines fall in the same
+second. Measured: for every session, how long after its deadline its first
+notification was handed to a transport, with one worker; then the same with two
+workers on PostgreSQL, counting duplicates (there must be none).
+"""
+
+import os
+import shutil
+import sys
+import time
+
+from bench.common import lonewatch_env, run, scratch_database, temp_dir
+from tests.processes import stop
+
+SESSIONS = int(os.environ.get("BENCH_OVERDUE_SESSIONS", "10000"))
+LEAD = 20.0  # seconds between seeding and the shared deadline, for the workers to start
+
+REPORT = """
+SELECT count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY lag),
+       max(lag)
+FROM (SELECT extract(epoch FROM min(d.sent_at) - s.due_at_seed) AS lag
+      FROM notify_delivery d
+      JOIN (SELECT id, %(due)s::timestamptz AS due_at_seed FROM visits_session) s
+        ON s.id = d.session_id
+      WHERE d.purpose = 'escalation_step_1' AND d.sent_at IS NOT NULL
+      GROUP BY s.id, s.due_at_seed) AS firsts
+"""
+DUPLICATES = """
+SELECT count(*) FROM (SELECT escalation_id, purpose, recipient_id, channel, count(*) AS n
+                      FROM notify_delivery GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) AS d
+"""
+
+
+def _psql(url, sql):
+    return run(["psql", url, "-tAF", "|", "-c", sql]).stdout.strip()
+
+
+def _start_worker(env):
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-m", "lonewatch", "worker"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def trial(workers: int) -> tuple[str, str]:
+    data_dir = temp_dir()
+    try:
+        with scratch_database("lonewatch_bench_overdue") as url:
+            env = lonewatch_env(url, data_dir, LONEWATCH_LOG_LEVEL="error",
+                                LONEWATCH_SERVER_WORKERS="1")
+            run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
+            seeded = time.monotonic()
+            due = run([sys.executable, "-m", "bench.seed", str(SESSIONS), str(LEAD),
+                       str(SESSIONS)], env=env).stdout.strip()
+            if time.monotonic() - seeded > LEAD - 3:
+                raise SystemExit("seeding took longer than the lead time; raise LEAD")
+            processes = [_start_worker(env) for _ in range(workers)]
+            try:
+                deadline = time.monotonic() + LEAD + 120
+                while time.monotonic() < deadline:
+                    sent = int(_psql(url, "SELECT count(DISTINCT session_id) FROM "
+                                          "notify_delivery WHERE purpose = "
+                                          "'escalation_step_1' AND sent_at IS NOT NULL") or 0)
+                    if sent >= SESSIONS:
+                        break
+                    time.sleep(1)
+            finally:
+                for process in processes:
+                    stop(process)
+            report = _psql(url, REPORT.replace("%(due)s", f"'{due}'"))
+            duplicates = _psql(url, DUPLICATES)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return report, duplicates
+
+
+def main() -> None:
+    for workers in (1, 2):
+        report, duplicates = trial(workers)
+        count, p50, p99, worst = report.split("|")
+        print(f"{SESSIONS} deadlines in the same second, {workers} worker(s), PostgreSQL")
+        print(f"  sessions notified      {count} of {SESSIONS}")
+        print(f"  first notification after the deadline: p50 {float(p50):.2f} s, "
+              f"p99 {float(p99):.2f} s, worst {float(worst):.2f} s")
+        print(f"  duplicate deliveries   {duplicates}")
+
+
+if __name__ == "__main__":
+    main()
