@@ -81,7 +81,15 @@ def fire_due(limit: int = 200) -> int:
             fired.append(escalation)
         SessionEvent.objects.bulk_create(events)  # the step first, then what it sent
         outbox.save()
-        Escalation.objects.bulk_update(fired, ["next_step", "next_step_at"])
+        # Escalations missed together move on together: one UPDATE per distinct next step
+        # (Django's bulk_update builds a CASE per row and costs more than it saves here).
+        groups: dict[tuple, list[int]] = {}
+        for escalation in fired:
+            key = (escalation.next_step, escalation.next_step_at)
+            groups.setdefault(key, []).append(escalation.pk)
+        for (next_step, next_step_at), pks in groups.items():
+            Escalation.objects.filter(pk__in=pks).update(next_step=next_step,
+                                                         next_step_at=next_step_at)
     return len(ids)
 
 

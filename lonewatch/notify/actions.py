@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from lonewatch import clock
@@ -124,7 +124,7 @@ def send_due(limit: int = 200) -> int:
     # run in the same loop: after a few seconds the rest of the batch is handed back.
     budget = time.monotonic() + min(SEND_BUDGET_SECONDS, settings.DELIVERY_LEASE_SECONDS / 2)
     sent, events, unsent = [], [], []
-    for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient"):
+    for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
         if time.monotonic() > budget:
             unsent.append(delivery.pk)
             continue
@@ -144,13 +144,32 @@ def send_due(limit: int = 200) -> int:
                           "late_seconds": round((delivery.sent_at - delivery.due_at)
                                                 .total_seconds(), 1)}))
     with transaction.atomic():
-        Delivery.objects.bulk_update(sent, ["status", "sent_at", "provider_ref",
-                                            "next_attempt_at", "last_error"])
+        _mark_sent(sent)
         SessionEvent.objects.bulk_create(events)
         if unsent:
             Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING).update(
                 next_attempt_at=clock.now(), attempts=F("attempts") - 1)
     return len(ids)
+
+
+def _mark_sent(sent: list[Delivery]) -> None:
+    """Mark a batch sent in one statement, each row with its own time and reference."""
+    if not sent:
+        return
+    table = Delivery._meta.db_table
+    values = ", ".join(["(%s, %s, %s)"] * len(sent))
+    params = []
+    for d in sent:
+        params += [d.pk, d.sent_at, d.provider_ref]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v(id, sent_at, ref) AS (VALUES {values}) "  # noqa: S608 - no user input
+            f"UPDATE {table} SET status = 'sent', next_attempt_at = NULL, last_error = '', "
+            f"sent_at = (SELECT v.sent_at FROM v WHERE v.id = {table}.id), "
+            f"provider_ref = (SELECT v.ref FROM v WHERE v.id = {table}.id) "
+            f"WHERE id IN (SELECT id FROM v) AND status = 'pending'",
+            params,
+        )
 
 
 def _send_one(delivery: Delivery) -> str | None:
