@@ -15,9 +15,10 @@ DUE = int(os.environ.get("BENCH_MEMORY_DUE", "10000"))
 
 
 def _kib(pid: int, field: str) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     return 0
 
 

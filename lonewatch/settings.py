@@ -92,6 +92,12 @@ try:
     NOTIFY_SMS_TEMPLATE_ID = env_str("LONEWATCH_NOTIFY_SMS_TEMPLATE_ID", "")
     NOTIFY_EMAIL_TEMPLATE_ID = env_str("LONEWATCH_NOTIFY_EMAIL_TEMPLATE_ID", "")
     NOTIFY_CALLBACK_TOKEN = env_str("LONEWATCH_NOTIFY_CALLBACK_TOKEN", "")
+    if MIN_CHECKIN_INTERVAL_SECONDS > MAX_CHECKIN_INTERVAL_SECONDS:
+        raise ConfigError("LONEWATCH_MIN_CHECKIN_INTERVAL_SECONDS must not be more than "
+                          "LONEWATCH_MAX_CHECKIN_INTERVAL_SECONDS")
+    if NOTIFY_API_KEY and not NOTIFY_SMS_TEMPLATE_ID:
+        raise ConfigError("LONEWATCH_NOTIFY_SMS_TEMPLATE_ID must be set when "
+                          "LONEWATCH_NOTIFY_API_KEY is (a template with one ((message)) field)")
     # Behind a reverse proxy, the client's address is the last X-Forwarded-For hop.
     BEHIND_PROXY = env_bool("LONEWATCH_BEHIND_PROXY", False)
 except ConfigError as error:

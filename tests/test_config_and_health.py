@@ -52,7 +52,10 @@ def test_healthz_reports_database_and_missing_worker(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "database": "ok", "worker": "none",
-                               "worker_heartbeat_age_seconds": None}
+                               "worker_heartbeat_age_seconds": None, "escalation": "ok",
+                               "oldest_missed_deadline_seconds": None,
+                               "oldest_overdue_step_seconds": None,
+                               "oldest_pending_message_seconds": None}
 
 
 def test_healthz_reports_heartbeat_age(client, db, time_machine):
@@ -106,3 +109,35 @@ def test_client_address_behind_a_proxy_is_the_last_forwarded_hop(rf, settings):
     assert client_address(request) == "127.0.0.1"
     settings.BEHIND_PROXY = True
     assert client_address(request) == "198.51.100.7"
+
+
+def test_esc_03_healthz_reports_an_overdue_step_nobody_fired(client, start_session,
+                                                             time_machine, settings):
+    """The watchdog's view: with no worker running, the missed deadline shows its age."""
+    from lonewatch.escalation import actions as engine
+
+    settings.WATCHDOG_GRACE_SECONDS = 30
+    time_machine.move_to("2026-11-23 09:00:00+00:00", tick=False)
+    start_session(interval=600)
+    Heartbeat.objects.create(name="w1", pid=1, host="h", started_at=clock.now(),
+                             beat_at=clock.now())
+    time_machine.move_to("2026-11-23 09:11:00+00:00", tick=False)
+    Heartbeat.objects.update(beat_at=clock.now())
+    body = client.get("/healthz").json()
+    assert body["oldest_missed_deadline_seconds"] == 60.0
+    assert body["escalation"] == "behind" and body["status"] == "degraded"
+    engine.start_due()
+    body = client.get("/healthz").json()
+    assert body["oldest_missed_deadline_seconds"] is None
+    assert body["oldest_overdue_step_seconds"] == 60.0
+    engine.fire_due()
+    body = client.get("/healthz").json()
+    assert body["escalation"] == "ok" and body["status"] == "ok"
+
+
+def test_config_minimum_interval_above_maximum_stops_start_up(tmp_path):
+    env = {**os.environ, "LONEWATCH_MIN_CHECKIN_INTERVAL_SECONDS": "90000",
+           "LONEWATCH_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "lonewatch", "check"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "must not be more than" in result.stderr

@@ -7,6 +7,7 @@ import pytest
 from lonewatch import clock
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.escalation import actions as engine
+from lonewatch.escalation.models import Escalation
 from lonewatch.org.models import Absence
 from lonewatch.visits.models import Session, SessionEvent
 
@@ -253,3 +254,28 @@ def test_mov_02_check_in_falls_back_for_late_revoked_and_foreign(client, trust, 
     far = client.post(f"/api/v1/sessions/{session.pk}/checkins", {"lat": 91, "lon": 0},
                       content_type="application/json", headers=nina_api)
     assert far.status_code == 400 and "Latitude" in far.json()["detail"]
+
+
+def test_mov_01_times_without_a_time_zone_are_refused(client, trust, nina_api):
+    response = client.post("/api/v1/sessions", plan(trust, planned_start="2026-11-23T09:00:00",
+                                                    planned_end="2026-11-23T10:00:00"),
+                           content_type="application/json", headers=nina_api)
+    assert response.status_code == 400 and "time zone" in response.json()["detail"]
+
+
+def test_esc_02_nobody_acknowledges_their_own_missed_check_in(trust, start_session,
+                                                             time_machine):
+    from lonewatch.core import permissions as perms
+    from lonewatch.core.permissions import Role
+    from lonewatch.org.models import RoleMembership
+
+    RoleMembership.objects.create(person=trust.people["nina"], role=Role.LINE_MANAGER,
+                                  scope="team", team=trust.north)
+    start_session(interval=900)
+    time_machine.move_to(clock.now() + timedelta(minutes=16), tick=False)
+    engine.start_due()
+    escalation = Escalation.objects.get()
+    nina = trust.people["nina"].user
+    nina._lonewatch_memberships = None
+    assert perms.can(nina, perms.VIEW, perms.ESCALATION, escalation)
+    assert not perms.can(nina, perms.ACT, perms.ESCALATION, escalation)

@@ -156,7 +156,7 @@ def _colleague(person_id, what) -> Person | None:
         return None
     found = Person.objects.select_related("user").filter(pk=person_id).first()
     if found is None:
-        raise HttpError(400, f"There is no person with id {person_id} to be your {what}.")
+        raise HttpError(400, f"There is no person with id {person_id} who can be your {what}.")
     return found
 
 

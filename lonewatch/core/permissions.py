@@ -193,6 +193,8 @@ def can(user, action: str, resource: str, obj) -> bool:
     reach = reach_of(obj)
     if reach.organisation_id != person.organisation_id:
         return False
+    if need == (ESCALATION, ACT) and reach.person_id == person.pk:
+        return False  # nobody acknowledges their own missed check-in, whatever their role
     if any(need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)):
         return True
     if reach.person_id is None or resource not in PERSON_RESOURCES | WORK_RESOURCES:

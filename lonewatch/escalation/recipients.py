@@ -23,8 +23,10 @@ def _role_holders(role: str, worker: Person) -> list[Person]:
 
 
 def line_managers(worker: Person) -> list[Person]:
-    if worker.line_manager_id:
-        return [worker.line_manager]
+    manager = worker.line_manager
+    if manager is not None and manager.user.is_active:
+        return [manager]
+    # No line manager recorded (or they have left): the team's line managers instead.
     return _role_holders(Role.LINE_MANAGER, worker)
 
 

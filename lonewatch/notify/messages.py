@@ -35,7 +35,8 @@ def escalation_step(session, escalation, target: str, now: datetime) -> tuple[st
         return (
             "Check in now",
             f"You missed your check-in due at {_time(escalation.missed_at)} at {where}. "
-            "Check in now if you are safe. Your buddy will be told in a few minutes.",
+            "Check in now if you are safe. If you do not, the people who look after your "
+            "safety will be told.",
             link("my_day"),
         )
     if target == Target.POLICE_ADVICE:

@@ -1,7 +1,7 @@
 """Web push to the installable Lonewatch pages on a worker's or buddy's phone.
 
 The VAPID key pair identifies this server to the browsers' push services. It is
-made once (``lonewatch vapid`` or on first use) and kept in the data directory.
+made on first use and kept in the data directory.
 """
 
 import base64

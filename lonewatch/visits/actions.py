@@ -89,7 +89,8 @@ def _check_buddy(worker: Person, buddy: Person | None, cover: Person | None, sta
     if buddy.pk == worker.pk:
         raise SessionError("You cannot be your own buddy.", "buddy")
     if buddy.organisation_id != worker.organisation_id or not buddy.user.is_active:
-        raise SessionError("That buddy is not in your organisation.", "buddy")
+        raise SessionError(f"There is no person with id {buddy.pk} who can be your buddy.",
+                           "buddy")
     if worker.buddy_id != buddy.pk or worker.buddy_accepted_at is None:
         raise SessionError(f"{buddy.full_name} has not accepted being your buddy. Ask them to "
                            "accept on their Lonewatch home page, or name your usual buddy.",
@@ -105,7 +106,8 @@ def _check_buddy(worker: Person, buddy: Person | None, cover: Person | None, sta
         raise SessionError("The cover buddy must be someone other than you and your buddy.",
                            "cover_buddy")
     if cover.organisation_id != worker.organisation_id or not cover.user.is_active:
-        raise SessionError("That cover buddy is not in your organisation.", "cover_buddy")
+        raise SessionError(f"There is no person with id {cover.pk} who can be your cover "
+                           "buddy.", "cover_buddy")
     if not cover.roles.filter(role=Role.BUDDY).exists():
         raise SessionError(f"{cover.full_name} is not a buddy in Lonewatch.", "cover_buddy")
     cover_away = absence_during(cover, start, end)
@@ -132,6 +134,9 @@ def do_start_session(
 ) -> Session:
     now = clock.now()
     today = timezone.localdate(now)
+    if timezone.is_naive(planned_start) or timezone.is_naive(planned_end):
+        raise SessionError("Give the planned times with a time zone, like "
+                           "2026-11-23T09:00:00Z or 2026-11-23T09:00:00+00:00.", "planned_start")
     if worker.unable_to_work_alone and (worker.unable_to_work_alone_review is None
                                         or worker.unable_to_work_alone_review > today):
         raise SessionError("Occupational health has advised that you must not work alone. "

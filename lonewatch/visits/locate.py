@@ -94,7 +94,7 @@ def _pdf(session, context: dict) -> HttpResponse:
     try:
         from weasyprint import HTML
         from weasyprint.urls import URLFetcher
-    except ImportError:  # pragma: no cover - WeasyPrint is installed where PDFs are wanted
+    except (ImportError, OSError):  # WeasyPrint, or the Pango it needs, is missing
         return HttpResponse("PDFs cannot be made on this server. Print the page from your "
                             "browser instead.", status=503, content_type="text/plain")
 

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -20,8 +20,11 @@ from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_person, access_team
 from lonewatch.core.models import AuditEvent
 from lonewatch.core.permissions import Role
+from lonewatch.escalation.models import Escalation
+from lonewatch.notify.models import Delivery
 from lonewatch.org import actions
 from lonewatch.org.models import Directorate, Person, Team
+from lonewatch.visits.models import Session
 from lonewatch.web.forms import ContactForm, FitnessForm, NextOfKinForm, TokenForm
 from lonewatch.worker.models import Heartbeat
 
@@ -254,12 +257,30 @@ def healthz(request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         newest = Heartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+        now = clock.now()
+        # The watchdog's view: work whose time has come and gone without being done.
+        backlog = {
+            "oldest_missed_deadline_seconds": Session.objects.filter(
+                state=Session.State.ACTIVE, due_at__lt=now).aggregate(t=Min("due_at"))["t"],
+            "oldest_overdue_step_seconds": Escalation.objects.filter(
+                next_step_at__lt=now).aggregate(t=Min("next_step_at"))["t"],
+            "oldest_pending_message_seconds": Delivery.objects.filter(
+                status=Delivery.Status.PENDING, next_attempt_at__lt=now,
+                attempts=0).aggregate(t=Min("created_at"))["t"],
+        }
     except DatabaseError:
         # The error names hosts and ports: it goes to the log, not to anonymous callers.
         log.exception("health check: database unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     from django.conf import settings
 
+    for name, since in backlog.items():
+        age = round((now - since).total_seconds(), 1) if since else None
+        body[name] = age
+        if age is not None and age > settings.WATCHDOG_GRACE_SECONDS:
+            body["status"] = "degraded"
+            body["escalation"] = "behind"
+    body.setdefault("escalation", "ok")
     if newest is None:
         body["worker"] = "none"
         body["worker_heartbeat_age_seconds"] = None
