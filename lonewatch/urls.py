@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from lonewatch.accounts import views as accounts
 from lonewatch.api.urls import api, unknown_endpoint
+from lonewatch.notify import views as notify
 from lonewatch.visits import locate
 from lonewatch.visits import views as visits
 from lonewatch.web import views as web
@@ -45,6 +46,12 @@ urlpatterns = [
     path("profile/pin", visits.set_pin, name="profile_pin"),
     path("profile/location-consent", visits.location_consent, name="profile_location"),
     path("healthz", web.healthz, name="healthz"),
+    path("manifest.webmanifest", notify.manifest, name="manifest"),
+    path("sw.js", notify.service_worker, name="service_worker"),
+    path("profile/push-key", notify.push_key, name="push_key"),
+    path("profile/push", notify.push_subscribe, name="push_subscribe"),
+    path("profile/test-message", notify.test_message, name="test_message"),
+    path("confirm/<uuid:key>", notify.confirm, name="channel_confirm"),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", unknown_endpoint),
 ]

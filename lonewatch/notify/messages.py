@@ -81,3 +81,11 @@ def handled(session, escalation, actor_name: str) -> tuple[str, str, str]:
         f"{session.worker.full_name}. You do not need to act unless they ask.",
         link("escalation", escalation.pk),
     )
+
+
+def channel_test(person) -> tuple[str, str]:
+    return (
+        "Lonewatch test message",
+        f"Hello {person.full_name}. This is a test from Lonewatch. If it reached you, "
+        "open the link to confirm, so your team knows alerts will reach you too.",
+    )

@@ -84,3 +84,22 @@ class PushSubscription(models.Model):
 
     def __str__(self):
         return f"push for {self.person}"
+
+
+class ChannelProof(models.Model):
+    """A person confirmed that a test message on this channel, to this address, reached
+    them. An alert "sent" to a mistyped number reaches nobody; this is how we know."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="channel_proofs")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    address = models.CharField(max_length=500, blank=True)
+    confirmed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "channel", "address"],
+                                    name="one_proof_per_channel_address"),
+        ]
+
+    def __str__(self):
+        return f"{self.person}: {self.channel} {self.address}"

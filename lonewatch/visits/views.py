@@ -19,6 +19,7 @@ from lonewatch.core.permissions import Role
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation.models import Escalation
 from lonewatch.notify.models import Delivery
+from lonewatch.notify.views import unproved
 from lonewatch.org.models import Person
 from lonewatch.visits import actions
 from lonewatch.visits.actions import SessionError
@@ -225,8 +226,13 @@ def _board(request) -> dict:
             .values("session__worker__team__name").annotate(count=Count("id"))
             .order_by("-count")
         ),
-        "no_mobile": people.filter(mobile="", roles__role__in=[Role.LONE_WORKER, Role.BUDDY])
-        .distinct().order_by("full_name"),
+        # Buddies and escalation points whose alerts may not reach them.
+        "unproved": [
+            (p, gaps) for p in people.filter(roles__role__in=[
+                Role.BUDDY, Role.LINE_MANAGER, Role.SENIOR_MANAGER]).distinct()
+            .prefetch_related("channel_proofs", "push_subscriptions").order_by("full_name")
+            if (gaps := unproved(p))
+        ],
         "failing": (
             Delivery.objects.filter(recipient__in=people, status=Delivery.Status.FAILED,
                                     created_at__gte=now - timedelta(days=7))

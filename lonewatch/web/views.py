@@ -22,6 +22,7 @@ from lonewatch.core.models import AuditEvent
 from lonewatch.core.permissions import Role
 from lonewatch.escalation.models import Escalation
 from lonewatch.notify.models import Delivery
+from lonewatch.notify.views import unproved
 from lonewatch.org import actions
 from lonewatch.org.models import Directorate, Person, Team
 from lonewatch.visits.models import Session
@@ -172,6 +173,7 @@ def _profile(request, person, *, status=200, contact_form=None, kin_form=None, t
         "tokens": ApiToken.objects.filter(user=request.user),
         "new_token": new_token,
         "buddy_requests": Person.objects.filter(buddy=person, buddy_accepted_at__isnull=True),
+        "alert_gaps": unproved(person),
     }, status=status)
 
 

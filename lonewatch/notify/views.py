@@ -1,0 +1,158 @@
+"""The installable web app (manifest, service worker) and phone notifications."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
+
+from lonewatch import clock
+from lonewatch.core import audit
+from lonewatch.escalation.models import Channel
+from lonewatch.notify import actions, push
+from lonewatch.notify import messages as texts
+from lonewatch.notify.models import ChannelProof, Delivery, PushSubscription
+
+
+@login_not_required
+@cache_control(max_age=3600)
+def manifest(request):
+    icon = "vendor/nhsuk/assets/images/nhsuk-icon-{}.png"
+    return JsonResponse({
+        "name": "Lonewatch",
+        "short_name": "Lonewatch",
+        "description": "Check in while you work alone, and get help when you need it.",
+        "start_url": reverse("my_day"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f0f4f5",
+        "theme_color": "#005eb8",
+        "icons": [{"src": static(icon.format(size)), "sizes": f"{size}x{size}",
+                   "type": "image/png"} for size in (192, 512)],
+    }, content_type="application/manifest+json")
+
+
+SERVICE_WORKER = """
+// Lonewatch service worker: shows the server's push messages, opens their link.
+// It keeps no timers: every deadline lives on the server.
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("push", (event) => {
+  let message = {title: "Lonewatch", body: "", url: "/"};
+  try { message = Object.assign(message, event.data.json()); } catch (e) {}
+  event.waitUntil(self.registration.showNotification(message.title, {
+    body: message.body, tag: message.tag, data: {url: message.url},
+    requireInteraction: true, icon: "%(icon)s",
+  }));
+});
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(self.clients.openWindow(event.notification.data.url || "/"));
+});
+"""
+
+
+@login_not_required
+def service_worker(request):
+    response = HttpResponse(
+        SERVICE_WORKER % {"icon": static("vendor/nhsuk/assets/images/nhsuk-icon-192.png")},
+        content_type="text/javascript")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _me(request):
+    person = getattr(request.user, "person", None)
+    if person is None:
+        raise PermissionDenied("Your login is not linked to a member of staff.")
+    return person
+
+
+def push_key(request):
+    return JsonResponse({"public_key": push.public_key()})
+
+
+@require_POST
+def push_subscribe(request):
+    """Store this phone's push subscription (sent by the profile page's script)."""
+    person = _me(request)
+    try:
+        data = json.loads(request.body)
+        endpoint = str(data["endpoint"])
+        keys = data["keys"]
+        p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"detail": "That is not a push subscription."}, status=400)
+    if not endpoint.startswith("https://") or len(endpoint) > 1000:
+        return JsonResponse({"detail": "A push endpoint must be an https:// address."},
+                            status=400)
+    with transaction.atomic():
+        PushSubscription.objects.update_or_create(
+            endpoint=endpoint,
+            defaults={"person": person, "p256dh": p256dh[:200], "auth": auth[:100],
+                      "user_agent": request.headers.get("User-Agent", "")[:300],
+                      "created_at": clock.now()})
+        audit.record("push.subscribe", actor=request.user, obj=person,
+                     summary=f"{person.full_name} turned on phone notifications")
+    return JsonResponse({"detail": "Notifications are on for this phone."}, status=201)
+
+
+@require_POST
+def test_message(request):
+    """Send yourself a test on every channel, so you know alerts will reach you."""
+    person = _me(request)
+    subject, body = texts.channel_test(person)
+    outbox = actions.Outbox()
+    rows = outbox.add([person], [Channel.PUSH, Channel.SMS, Channel.EMAIL], subject=subject,
+                      body=body, link="", purpose="channel_test",
+                      organisation_id=person.organisation_id)
+    for row in rows:
+        # Each test carries its own confirmation link, so a click proves that channel.
+        row.link = texts.link("channel_confirm", row.idempotency_key)
+    with transaction.atomic():
+        outbox.save()
+    messages.success(request, "Test messages are on their way. Check your phone and email, "
+                              "then confirm each one.")
+    return redirect(reverse("profile") + "#devices")
+
+
+def confirm(request, key):
+    """The person followed the link in a test message: that channel reaches them."""
+    person = _me(request)
+    delivery = Delivery.objects.filter(idempotency_key=key, recipient=person,
+                                       purpose="channel_test").first()
+    if delivery is None:
+        raise Http404("This confirmation link is not one of your test messages.")
+    with transaction.atomic():
+        ChannelProof.objects.update_or_create(
+            person=person, channel=delivery.channel, address=delivery.address,
+            defaults={"confirmed_at": clock.now()})
+        audit.record("channel.confirm", actor=request.user, obj=person,
+                     summary=f"{person.full_name} confirmed {delivery.get_channel_display()} "
+                             f"to {delivery.address or 'their phone'}")
+    messages.success(request, f"Thank you: {delivery.get_channel_display().lower()} messages "
+                              "reach you.")
+    return redirect(reverse("profile") + "#devices")
+
+
+def unproved(person) -> list[str]:
+    """Channels an alert to this person would use that they have not confirmed."""
+    proofs = {(p.channel, p.address) for p in person.channel_proofs.all()}
+    gaps = []
+    if not person.mobile:
+        gaps.append("no mobile number")
+    elif (Channel.SMS, person.mobile) not in proofs:
+        gaps.append("text messages not confirmed")
+    if person.email and (Channel.EMAIL, person.email) not in proofs:
+        gaps.append("email not confirmed")
+    if not person.push_subscriptions.exists():
+        gaps.append("phone notifications not turned on")
+    return gaps
