@@ -17,6 +17,9 @@ urlpatterns = [
     path("people/<int:person_id>/next-of-kin", web.person_next_of_kin, name="person_kin"),
     path("people/<int:person_id>/fitness", web.person_fitness, name="person_fitness"),
     path("people/<int:person_id>/accept-buddy", web.buddy_accept, name="buddy_accept"),
+    path("people/<int:person_id>/absences", web.person_absence_add, name="person_absence_add"),
+    path("people/<int:person_id>/absences/<int:absence_id>/remove", web.person_absence_remove,
+         name="person_absence_remove"),
     path("teams/", web.teams, name="teams"),
     path("teams/<int:team_id>/", web.team_detail, name="team"),
     path("profile/", web.profile, name="profile"),
@@ -52,6 +55,7 @@ urlpatterns = [
     path("profile/push", notify.push_subscribe, name="push_subscribe"),
     path("profile/test-message", notify.test_message, name="test_message"),
     path("confirm/<uuid:key>", notify.confirm, name="channel_confirm"),
+    path("notify/callback", notify.notify_callback, name="notify_callback"),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", unknown_endpoint),
 ]

@@ -99,3 +99,29 @@ def test_esc_01_board_shows_contacts_whose_alerts_may_not_reach_them(trust, as_p
     page = as_person(trust.people[role_holder]).get("/board/").content.decode()
     assert "Alerts that may not reach people" in page
     assert "Ben</a>: text messages not confirmed" in page
+
+
+def test_esc_01_notify_delivery_receipts_are_recorded(trust, client, settings, start_session):
+    settings.NOTIFY_CALLBACK_TOKEN = "callback-secret-123"
+    session = start_session(interval=600)
+    rows = queue([trust.people["ben"]], ["sms", "sms"], subject="s", body="b", link="",
+                 purpose="test", organisation_id=trust.org.pk, session=session)
+    send_due()
+    url = "/notify/callback"
+
+    def post(body, token="callback-secret-123"):
+        return client.post(url, json.dumps(body), content_type="application/json",
+                           headers={"Authorization": f"Bearer {token}"})
+
+    assert post({"reference": str(rows[0].idempotency_key), "status": "delivered"},
+                token="wrong").status_code == 401
+    assert post({"status": "delivered"}).status_code == 400
+    assert post({"reference": "nope", "status": "delivered"}).status_code == 404
+    assert post({"reference": str(rows[0].idempotency_key), "status": "delivered"}
+                ).status_code == 200
+    assert post({"reference": str(rows[1].idempotency_key), "status": "permanent-failure"}
+                ).status_code == 200
+    first, second = (Delivery.objects.get(pk=r.pk) for r in rows)
+    assert first.status == "delivered" and first.delivered_at is not None
+    assert second.status == "failed" and "permanent-failure" in second.last_error
+    assert session.events.filter(summary__contains="did not reach the phone").exists()

@@ -314,3 +314,36 @@ def test_esc_05_session_counted_state_overdue_while_escalating(at, start_session
     tick()
     session.refresh_from_db()
     assert session.state == Session.State.OVERDUE
+
+
+def test_mov_02_guessing_the_pin_is_slowed_down(at, start_session, trust):
+    session = start_session(interval=600)
+    nina = trust.people["nina"].user
+    for _ in range(actions.PIN_ATTEMPTS):
+        with pytest.raises(SessionError, match="PIN is not right"):
+            actions.do_end_session(session, actor=nina, pin="0000")
+    with pytest.raises(SessionError, match="Too many wrong PINs"):
+        actions.do_end_session(session, actor=nina, pin="2468")
+    at(minutes=16)
+    actions.do_end_session(session, actor=nina, pin="2468")
+    session.refresh_from_db()
+    assert session.state == "ended"
+    assert session.events.filter(kind="pin_failed").count() == actions.PIN_ATTEMPTS
+
+
+def test_esc_02_board_stream_says_changed_when_a_session_changes(start_session, trust,
+                                                                as_person, settings):
+    settings.BOARD_POLL_SECONDS = 1
+    session = start_session(interval=600)
+    response = as_person(trust.people["maria"]).get("/board/events")
+    assert response["Content-Type"] == "text/event-stream"
+    stream = iter(response.streaming_content)
+    assert next(stream) == b"retry: 3000\n\n"
+    assert next(stream) == b":\n\n"  # the board as it is now
+    actions.do_check_in(session, actor=trust.people["nina"].user)
+    assert next(stream) == b"event: changed\ndata: /board/fragment\n\n"
+    assert next(stream) == b":\n\n"
+    response.close()
+    fragment = as_person(trust.people["maria"]).get("/board/fragment").content.decode()
+    assert "Nina" in fragment and "Active" in fragment
+    assert as_person(trust.people["nina"]).get("/board/events").status_code == 403

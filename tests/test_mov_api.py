@@ -279,3 +279,33 @@ def test_esc_02_nobody_acknowledges_their_own_missed_check_in(trust, start_sessi
     nina._lonewatch_memberships = None
     assert perms.can(nina, perms.VIEW, perms.ESCALATION, escalation)
     assert not perms.can(nina, perms.ACT, perms.ESCALATION, escalation)
+
+
+def test_bud_02_absences_recorded_by_the_manager_and_the_person(client, trust, as_person,
+                                                               nina_api):
+    ben = trust.people["ben"]
+    maria = bearer(trust.people["maria"])
+    now = clock.now()
+    body = {"reason": "leave", "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(days=2)).isoformat()}
+    response = client.post(f"/api/v1/people/{ben.pk}/absences", body,
+                           content_type="application/json", headers=maria)
+    assert response.status_code == 201, response.content
+    absence_id = response.json()["id"]
+    # Nina cannot record Ben's leave; Otto's manager cannot even see him.
+    assert client.post(f"/api/v1/people/{ben.pk}/absences", body,
+                       content_type="application/json", headers=nina_api).status_code == 404
+    bad = client.post(f"/api/v1/people/{ben.pk}/absences", body | {"reason": "holiday"},
+                      content_type="application/json", headers=maria)
+    assert bad.status_code == 400 and "reason must be one of" in bad.json()["detail"]
+    # With Ben away, Nina needs a cover buddy.
+    refused = client.post("/api/v1/sessions", plan(trust), content_type="application/json",
+                          headers=nina_api)
+    assert refused.status_code == 400 and "on leave" in refused.json()["detail"]
+    assert client.delete(f"/api/v1/absences/{absence_id}", headers=maria).status_code == 204
+    assert client.post("/api/v1/sessions", plan(trust), content_type="application/json",
+                       headers=nina_api).status_code == 201
+    page = as_person(trust.people["maria"]).post(
+        f"/people/{ben.pk}/absences", {"reason": "sick", "starts_at": "2099-01-01T09:00",
+                                       "ends_at": "2099-01-01T08:00"})
+    assert page.status_code == 400 and "The end must be after the start" in page.content.decode()

@@ -98,7 +98,7 @@ def test_org_02_team_matrix(trust, actor):
 def test_org_02_lists_agree_with_single_checks(trust, actor):
     """A list never shows a record that opening it would refuse, and the reverse."""
     user = trust.people[actor].user
-    for resource in (PERSON, CONTACT, NEXT_OF_KIN, FITNESS):
+    for resource in (PERSON, CONTACT, NEXT_OF_KIN, FITNESS, perms.ABSENCE):
         listed = set(perms.filter_visible(user, Person.objects.all(), resource=resource))
         single = {p for p in Person.objects.all() if perms.can(user, VIEW, resource, p)}
         assert listed == single, f"{actor} {resource}"

@@ -1,13 +1,17 @@
-from django.http import Http404
-from ninja import Query, Router
+from datetime import datetime
 
+from django.http import Http404
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from lonewatch import clock
 from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
 from lonewatch.api.schemas import Error, NextOfKinOut, PersonOut, PersonSummary, TeamOut, TokenOut
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_person, access_team
 from lonewatch.org import actions
-from lonewatch.org.models import Person, Team
+from lonewatch.org.models import Absence, Person, Team
 
 router = Router(tags=["people"])
 
@@ -102,3 +106,51 @@ def revoke_token(request, token_id: int):
     account_actions.do_revoke_token(token, actor=request.user)
     token.refresh_from_db()
     return token
+
+
+class AbsenceIn(Schema):
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class AbsenceOut(Schema):
+    id: int
+    person_id: int
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@router.get("/people/{person_id}/absences", response={200: list[AbsenceOut], 403: Error,
+                                                      404: Error}, tags=["absences"],
+            summary="Leave, sickness and off-duty periods ending from now on (BUD-02)")
+def list_absences(request, person_id: int):
+    person = access_person(request.user, person_id, resource=perms.ABSENCE)
+    return list(person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"))
+
+
+@router.post("/people/{person_id}/absences", response={201: AbsenceOut, 400: Error,
+                                                       403: Error, 404: Error},
+             tags=["absences"], summary="Record leave, sickness or time off duty")
+def add_absence(request, person_id: int, payload: AbsenceIn):
+    person = access_person(request.user, person_id, resource=perms.ABSENCE,
+                           action=perms.CHANGE)
+    try:
+        absence = actions.do_add_absence(person, reason=payload.reason,
+                                         starts_at=payload.starts_at, ends_at=payload.ends_at,
+                                         actor=request.user)
+    except ValueError as error:
+        raise HttpError(400, f"The absence is not valid: {error}.") from None
+    return Status(201, absence)
+
+
+@router.delete("/absences/{absence_id}", response={204: None, 403: Error, 404: Error},
+               tags=["absences"])
+def remove_absence(request, absence_id: int):
+    absence = Absence.objects.filter(pk=absence_id).first()
+    if absence is None:
+        raise Http404("No such absence.")
+    access_person(request.user, absence.person_id, resource=perms.ABSENCE, action=perms.CHANGE)
+    actions.do_remove_absence(absence, actor=request.user)
+    return Status(204, None)

@@ -61,6 +61,8 @@ PERSON, CONTACT, NEXT_OF_KIN, FITNESS = "person", "contact", "next_of_kin", "fit
 ROLES, TEAM, DIRECTORATE, AUDIT = "roles", "team", "directorate", "audit"
 # A lone-working session and its timeline; "act" on an escalation is acknowledge/resolve.
 SESSION, ESCALATION, POLICY = "session", "escalation", "escalation_policy"
+# Leave, sickness, off duty: a buddy who is away cannot watch a session (BUD-02).
+ABSENCE = "absence"
 
 _everyday = {(PERSON, VIEW), (TEAM, VIEW)}
 
@@ -69,11 +71,13 @@ GRANTS: dict[str, frozenset[tuple[str, str]]] = {
     Role.BUDDY: frozenset(),
     Role.LINE_MANAGER: frozenset(
         _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-                     (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE)}
+                     (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE), (ABSENCE, VIEW),
+                     (ABSENCE, CHANGE)}
     ),
     Role.SENIOR_MANAGER: frozenset(
         _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (DIRECTORATE, VIEW), (SESSION, VIEW),
-                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE)}
+                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE),
+                     (ABSENCE, VIEW), (ABSENCE, CHANGE)}
     ),
     Role.DIRECTORATE_LEAD: frozenset(_everyday | {(FITNESS, VIEW), (DIRECTORATE, VIEW)}),
     Role.SECURITY_MANAGER: frozenset(
@@ -93,6 +97,7 @@ GRANTS: dict[str, frozenset[tuple[str, str]]] = {
             (NEXT_OF_KIN, VIEW), (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW),
             (TEAM, CHANGE), (DIRECTORATE, VIEW), (DIRECTORATE, CHANGE),
             (ROLES, VIEW), (ROLES, CHANGE), (AUDIT, VIEW), (POLICY, VIEW), (POLICY, CHANGE),
+            (ABSENCE, VIEW), (ABSENCE, CHANGE),
         }
     ),
 }
@@ -100,12 +105,12 @@ GRANTS: dict[str, frozenset[tuple[str, str]]] = {
 # Everyone's own record, whatever their roles.
 SELF_GRANTS = frozenset({
     (PERSON, VIEW), (CONTACT, VIEW), (CONTACT, CHANGE), (NEXT_OF_KIN, VIEW),
-    (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW), (ROLES, VIEW),
+    (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW), (ROLES, VIEW), (ABSENCE, VIEW), (ABSENCE, CHANGE),
 })
 # A line manager's direct reports, even outside the manager's own team.
 LINE_REPORT_GRANTS = frozenset({
     (PERSON, VIEW), (CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-    (ESCALATION, ACT),
+    (ESCALATION, ACT), (ABSENCE, VIEW), (ABSENCE, CHANGE),
 })
 # BUD-01, ORG-03: the buddy of a running session sees the worker's movements, contact
 # details, next of kin and breaks, and can act on its escalation, only while it runs.
@@ -118,7 +123,7 @@ ESCALATION_POINT_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
 ESCALATION_POINT_ROLES = frozenset({Role.LINE_MANAGER, Role.SENIOR_MANAGER,
                                     Role.SECURITY_MANAGER, Role.ALARM_OPERATOR})
 
-PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES}
+PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES, ABSENCE}
 WORK_RESOURCES = {SESSION, ESCALATION}
 
 

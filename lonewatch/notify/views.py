@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from lonewatch import clock
@@ -19,6 +20,7 @@ from lonewatch.escalation.models import Channel
 from lonewatch.notify import actions, push
 from lonewatch.notify import messages as texts
 from lonewatch.notify.models import ChannelProof, Delivery, PushSubscription
+from lonewatch.visits.models import SessionEvent
 
 
 @login_not_required
@@ -156,3 +158,59 @@ def unproved(person) -> list[str]:
     if not person.push_subscriptions.exists():
         gaps.append("phone notifications not turned on")
     return gaps
+
+
+# GOV.UK Notify's delivery receipts, by status.
+NOTIFY_DELIVERED = {"delivered"}
+NOTIFY_FAILED = {"permanent-failure", "temporary-failure", "technical-failure"}
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def notify_callback(request):
+    """GOV.UK Notify's delivery-status callback: whether a text reached the phone."""
+    import hmac
+
+    from django.conf import settings
+
+    expected = settings.NOTIFY_CALLBACK_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not hmac.compare_digest(given, expected):
+        return JsonResponse({"detail": "Unknown caller."}, status=401)
+    try:
+        receipt = json.loads(request.body)
+        reference, status = str(receipt["reference"]), str(receipt["status"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"detail": "Expected Notify's JSON with reference and status."},
+                            status=400)
+    delivery = Delivery.objects.filter(idempotency_key=_uuid_or_none(reference)).first()
+    if delivery is None:
+        return JsonResponse({"detail": "No message with that reference."}, status=404)
+    now = clock.now()
+    with transaction.atomic():
+        if status in NOTIFY_DELIVERED:
+            Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DELIVERED,
+                                                           delivered_at=now)
+            summary = f"Text message to {delivery.recipient} reached the phone"
+            kind = SessionEvent.Kind.DELIVERY
+        elif status in NOTIFY_FAILED:
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=Delivery.Status.FAILED, last_error=f"GOV.UK Notify: {status}")
+            summary = f"Text message to {delivery.recipient} did not reach the phone ({status})"
+            kind = SessionEvent.Kind.DELIVERY_FAILED
+        else:
+            return JsonResponse({"detail": "noted"}, status=200)
+        if delivery.session_id:
+            SessionEvent.objects.create(session_id=delivery.session_id, at=now, kind=kind,
+                                        summary=summary[:300], data={"delivery": delivery.pk})
+    return JsonResponse({"detail": "recorded"}, status=200)
+
+
+def _uuid_or_none(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -90,3 +90,35 @@ def do_accept_buddy(person: Person, *, actor) -> Person:
         audit.record("person.buddy.accept", actor=actor, obj=person,
                      summary=f"{person.buddy} accepted being buddy to {person.full_name}")
     return person
+
+
+def do_add_absence(person: Person, *, reason: str, starts_at, ends_at, actor):
+    """BUD-02: record leave, sickness or time off duty."""
+    from django.utils import timezone
+
+    from lonewatch.org.models import Absence
+
+    if reason not in Absence.Reason.values:
+        raise ValueError(f"reason must be one of {', '.join(Absence.Reason.values)}")
+    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+        raise ValueError("give the times with a time zone, like 2026-12-01T09:00:00Z")
+    if ends_at <= starts_at:
+        raise ValueError("the end must be after the start")
+    with transaction.atomic():
+        absence = Absence.objects.create(person=person, reason=reason, starts_at=starts_at,
+                                         ends_at=ends_at)
+        audit.record("person.absence.create", actor=actor, obj=person,
+                     summary=f"{person.full_name}: {absence.get_reason_display().lower()} "
+                             f"recorded",
+                     after={"reason": reason, "starts_at": starts_at, "ends_at": ends_at})
+    return absence
+
+
+def do_remove_absence(absence, *, actor) -> None:
+    with transaction.atomic():
+        person = absence.person
+        before = {"reason": absence.reason, "starts_at": absence.starts_at,
+                  "ends_at": absence.ends_at}
+        absence.delete()
+        audit.record("person.absence.delete", actor=actor, obj=person,
+                     summary=f"{person.full_name}: absence removed", before=before)

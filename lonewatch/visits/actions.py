@@ -288,24 +288,44 @@ def close(session: Session, now: datetime) -> None:
     session.events.filter(lat__isnull=False).update(lat=None, lon=None, accuracy_m=None)
 
 
+PIN_ATTEMPTS = 5
+PIN_LOCK = timedelta(minutes=15)
+
+
 def do_end_session(session: Session, *, actor, pin: str) -> Session:
-    """MOV-02: check-out with the worker's PIN ends the session."""
+    """MOV-02: check-out with the worker's PIN ends the session. Guessing is slowed:
+    after five wrong PINs in a quarter of an hour, check-out waits."""
     with transaction.atomic():
         session = _own_session(session, actor)
         worker = session.worker
         if not worker.pin_hash:
             raise SessionError("Set your check-out PIN on your profile first.", "pin")
-        if not check_password(str(pin or ""), worker.pin_hash):
-            raise SessionError("That PIN is not right.", "pin")
         now = clock.now()
-        if session.state == Session.State.OVERDUE:
-            resolve_by_worker(session, actor=actor)
-        close(session, now)
+        wrong = session.events.filter(kind=SessionEvent.Kind.PIN_FAILED,
+                                      at__gt=now - PIN_LOCK).count()
+        if wrong >= PIN_ATTEMPTS:
+            raise SessionError("Too many wrong PINs. Wait 15 minutes, or ask your buddy or "
+                               "manager to close the session for you.", "pin")
+        right = check_password(str(pin or ""), worker.pin_hash)
+        if right:
+            _close_checked_out(session, actor, now)
+    if not right:
+        # Outside the refused change's transaction, so the failed attempt is kept.
         SessionEvent.objects.create(session=session, at=now, actor=actor,
-                                    kind=SessionEvent.Kind.ENDED, summary="Checked out safely")
-        audit.record("session.end", actor=actor, obj=session,
-                     summary=f"{worker.full_name} checked out")
+                                    kind=SessionEvent.Kind.PIN_FAILED,
+                                    summary="Check-out refused: wrong PIN")
+        raise SessionError("That PIN is not right.", "pin")
     return session
+
+
+def _close_checked_out(session: Session, actor, now) -> None:
+    if session.state == Session.State.OVERDUE:
+        resolve_by_worker(session, actor=actor)
+    close(session, now)
+    SessionEvent.objects.create(session=session, at=now, actor=actor,
+                                kind=SessionEvent.Kind.ENDED, summary="Checked out safely")
+    audit.record("session.end", actor=actor, obj=session,
+                 summary=f"{session.worker.full_name} checked out")
 
 
 def do_set_pin(person: Person, *, pin: str, actor) -> None:

@@ -98,6 +98,7 @@ class SessionEvent(models.Model):
         RESOLVED = "resolved", "Resolved"
         WATCHDOG = "watchdog", "Watchdog"
         LOCATION = "location", "Location"
+        PIN_FAILED = "pin_failed", "Wrong check-out PIN"
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()

@@ -89,3 +89,24 @@ class FitnessForm(forms.Form):
             elif review <= clock.now().date():
                 self.add_error("review", "The review date must be in the future.")
         return data
+
+
+class AbsenceForm(forms.Form):
+    reason = forms.ChoiceField(label="Why are they away?", choices=[
+        ("leave", "On leave"), ("sick", "Off sick"), ("off_duty", "Off duty")])
+    starts_at = forms.DateTimeField(
+        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M"],
+        error_messages={"required": "Enter when the absence starts.",
+                        "invalid": "Enter a date and time, like 01/12/2026 09:00."})
+    ends_at = forms.DateTimeField(
+        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M"],
+        error_messages={"required": "Enter when the absence ends.",
+                        "invalid": "Enter a date and time, like 05/12/2026 17:00."})
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", "The end must be after the start.")
+        return data

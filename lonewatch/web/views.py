@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -26,7 +27,7 @@ from lonewatch.notify.views import unproved
 from lonewatch.org import actions
 from lonewatch.org.models import Directorate, Person, Team
 from lonewatch.visits.models import Session
-from lonewatch.web.forms import ContactForm, FitnessForm, NextOfKinForm, TokenForm
+from lonewatch.web.forms import AbsenceForm, ContactForm, FitnessForm, NextOfKinForm, TokenForm
 from lonewatch.worker.models import Heartbeat
 
 log = logging.getLogger("lonewatch.web")
@@ -89,7 +90,7 @@ def people(request):
                                                "total": found.count()})
 
 
-def person_detail(request, person_id):
+def person_detail(request, person_id, absence_form=None, status=200):
     person = access_person(request.user, person_id)
     user = request.user
     fitness_form = None
@@ -105,8 +106,33 @@ def person_detail(request, person_id):
         "can_next_of_kin": perms.can(user, perms.VIEW, perms.NEXT_OF_KIN, person),
         "can_fitness": perms.can(user, perms.VIEW, perms.FITNESS, person),
         "fitness_form": fitness_form,
+        "can_absence": perms.can(user, perms.VIEW, perms.ABSENCE, person),
+        "can_change_absence": perms.can(user, perms.CHANGE, perms.ABSENCE, person),
+        "absences": person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"),
+        "absence_form": absence_form or AbsenceForm(),
     }
-    return render(request, "web/person_detail.html", context)
+    return render(request, "web/person_detail.html", context, status=status)
+
+
+@require_POST
+def person_absence_add(request, person_id):
+    person = access_person(request.user, person_id, resource=perms.ABSENCE, action=perms.CHANGE)
+    form = AbsenceForm(request.POST)
+    if not form.is_valid():
+        return person_detail(request, person_id, absence_form=form, status=400)
+    actions.do_add_absence(person, actor=request.user, **form.cleaned_data)
+    messages.success(request, f"Saved. While {person.full_name} is away, anyone they are "
+                              "buddy for must name a cover buddy.")
+    return redirect(reverse("person", args=[person.pk]) + "#absences")
+
+
+@require_POST
+def person_absence_remove(request, person_id, absence_id):
+    person = access_person(request.user, person_id, resource=perms.ABSENCE, action=perms.CHANGE)
+    absence = get_object_or_404(person.absences, pk=absence_id)
+    actions.do_remove_absence(absence, actor=request.user)
+    messages.success(request, "Absence removed.")
+    return redirect(reverse("person", args=[person.pk]) + "#absences")
 
 
 @never_cache
