@@ -335,6 +335,9 @@ def test_esc_02_board_stream_says_changed_when_a_session_changes(start_session, 
                                                                 as_person, settings):
     settings.BOARD_POLL_SECONDS = 1
     session = start_session(interval=600)
+    assert as_person(trust.people["nina"]).get("/board/events").status_code == 403
+    fragment = as_person(trust.people["maria"]).get("/board/fragment").content.decode()
+    assert "Nina" in fragment and "Active" in fragment
     response = as_person(trust.people["maria"]).get("/board/events")
     assert response["Content-Type"] == "text/event-stream"
     stream = iter(response.streaming_content)
@@ -343,7 +346,3 @@ def test_esc_02_board_stream_says_changed_when_a_session_changes(start_session, 
     actions.do_check_in(session, actor=trust.people["nina"].user)
     assert next(stream) == b"event: changed\ndata: /board/fragment\n\n"
     assert next(stream) == b":\n\n"
-    response.close()
-    fragment = as_person(trust.people["maria"]).get("/board/fragment").content.decode()
-    assert "Nina" in fragment and "Active" in fragment
-    assert as_person(trust.people["nina"]).get("/board/events").status_code == 403

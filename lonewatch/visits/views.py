@@ -259,8 +259,8 @@ def board_fragment(request):
     return render(request, "visits/_board.html", _board(request))
 
 
-def _board_version(request) -> tuple:
-    visible = perms.filter_visible(request.user, Session.objects.all())
+def _board_version(user) -> tuple:
+    visible = perms.filter_visible(user, Session.objects.all())
     return (
         visible.exclude(state=Session.State.ENDED).aggregate(
             n=Count("id"), due=Max("due_at"), contact=Max("last_contact_at"))["n"],
@@ -271,12 +271,13 @@ def _board_version(request) -> tuple:
 def board_events(request):
     """Server-sent events: "changed" whenever the board would show something new."""
     _check_board(request)
+    user = request.user  # resolved now: the stream outlives the request's middleware
 
     def stream():
         yield "retry: 3000\n\n"
         last, started = None, time.monotonic()
         while time.monotonic() - started < BOARD_STREAM_SECONDS:
-            version = _board_version(request)
+            version = _board_version(user)
             if version != last and last is not None:
                 yield f"event: changed\ndata: {reverse('board_fragment')}\n\n"
             else:
