@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from lonewatch.accounts import views as accounts
 from lonewatch.api.urls import api, unknown_endpoint
+from lonewatch.escalation import views as escalation
 from lonewatch.notify import views as notify
 from lonewatch.visits import locate
 from lonewatch.visits import views as visits
@@ -22,6 +23,7 @@ urlpatterns = [
          name="person_absence_remove"),
     path("teams/", web.teams, name="teams"),
     path("teams/<int:team_id>/", web.team_detail, name="team"),
+    path("teams/<int:team_id>/escalation-policy", escalation.team_policy, name="team_policy"),
     path("profile/", web.profile, name="profile"),
     path("profile/contact", web.profile_contact, name="profile_contact"),
     path("profile/next-of-kin", web.profile_kin_add, name="profile_kin_add"),

@@ -125,3 +125,22 @@ def test_esc_01_notify_delivery_receipts_are_recorded(trust, client, settings, s
     assert first.status == "delivered" and first.delivered_at is not None
     assert second.status == "failed" and "permanent-failure" in second.last_error
     assert session.events.filter(summary__contains="did not reach the phone").exists()
+
+
+def test_esc_01_webhook_command_adds_lists_and_removes(trust, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from lonewatch.notify.models import WebhookEndpoint
+
+    call_command("webhook", "add", "Teams", "https://hooks.example.invalid/abc")
+    secret = capsys.readouterr().out.strip()
+    hook = WebhookEndpoint.objects.get()
+    assert hook.secret == secret and len(secret) >= 40 and hook.active
+    call_command("webhook", "list")
+    assert "Teams" in capsys.readouterr().out
+    call_command("webhook", "remove", str(hook.pk))
+    hook.refresh_from_db()
+    assert not hook.active
+    with pytest.raises(CommandError, match="not an http"):
+        call_command("webhook", "add", "Bad", "ftp://x")

@@ -346,3 +346,22 @@ def test_esc_02_board_stream_says_changed_when_a_session_changes(start_session, 
     actions.do_check_in(session, actor=trust.people["nina"].user)
     assert next(stream) == b"event: changed\ndata: /board/fragment\n\n"
     assert next(stream) == b":\n\n"
+
+
+def test_esc_01_manager_changes_the_team_policy_on_a_page(trust, as_person):
+    client = as_person(trust.people["maria"])
+    page = client.get(f"/teams/{trust.north.pk}/escalation-policy").content.decode()
+    assert "At the deadline" in page and "Change the steps" in page
+    bad = client.post(f"/teams/{trust.north.pk}/escalation-policy", {
+        "step-0-minutes": "10", "step-0-target": "buddy", "step-0-channels": ["sms"],
+        "step-1-minutes": "5", "step-1-target": "line_manager", "step-1-channels": ["email"]})
+    assert bad.status_code == 400 and "must be in order" in bad.content.decode()
+    client.post(f"/teams/{trust.north.pk}/escalation-policy", {
+        "step-0-minutes": "0", "step-0-target": "buddy", "step-0-channels": ["sms", "in_app"],
+        "step-1-minutes": "2.5", "step-1-target": "line_manager", "step-1-channels": ["email"]})
+    from lonewatch.escalation.policy import steps_for
+
+    assert [(s.after_seconds, s.target, s.channels) for s in steps_for(trust.north)] == [
+        (0, "buddy", ("sms", "in_app")), (150, "line_manager", ("email",))]
+    nina = as_person(trust.people["nina"])
+    assert nina.get(f"/teams/{trust.north.pk}/escalation-policy").status_code == 404

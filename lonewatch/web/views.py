@@ -173,7 +173,9 @@ def team_detail(request, team_id):
     team = access_team(request.user, team_id)
     members = _people(request.user).filter(team=team).select_related("buddy").order_by(
         "full_name")
-    return render(request, "web/team_detail.html", {"team": team, "members": members})
+    return render(request, "web/team_detail.html", {
+        "team": team, "members": members,
+        "can_policy": perms.can(request.user, perms.VIEW, perms.POLICY, team)})
 
 
 def profile(request):
