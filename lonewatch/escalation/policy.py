@@ -20,6 +20,10 @@ class Step:
     target: str
     channels: tuple[str, ...]
 
+    @property
+    def channel_labels(self) -> str:
+        return ", ".join(Channel(c).label.lower() for c in self.channels)
+
     def as_json(self) -> dict:
         return asdict(self) | {"channels": list(self.channels)}
 
