@@ -365,3 +365,28 @@ def test_esc_01_manager_changes_the_team_policy_on_a_page(trust, as_person):
         (0, "buddy", ("sms", "in_app")), (150, "line_manager", ("email",))]
     nina = as_person(trust.people["nina"])
     assert nina.get(f"/teams/{trust.north.pk}/escalation-policy").status_code == 404
+
+
+def test_esc_02_everyone_told_hears_how_it_ended(at, start_session, trust):
+    session = start_session(interval=600)
+    at(minutes=26)
+    tick()
+    engine.do_resolve(Escalation.objects.get(), outcome="worker_safe",
+                      actor=trust.people["maria"].user)
+    closing = Delivery.objects.filter(purpose="escalation_resolved", channel="in_app")
+    assert {d.recipient.username for d in closing} == {"ben"}  # not Maria, not Nina
+    assert "Worker safe" in closing.get().subject and session.pk
+
+
+def test_esc_03_a_failing_scanner_does_not_stop_the_others(db, monkeypatch, caplog):
+    from lonewatch.worker import loop
+
+    ran = []
+
+    def broken():
+        raise RuntimeError("a bug in one scanner")
+
+    monkeypatch.setattr(loop, "_scanners", [loop.Scanner("broken", broken),
+                                            loop.Scanner("next", lambda: ran.append(1) or 0)])
+    loop.Worker().tick()
+    assert ran == [1] and "scanner failed" in caplog.text

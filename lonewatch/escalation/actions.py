@@ -213,6 +213,16 @@ def _resolve(escalation, *, outcome, note, actor) -> Session:
     audit.record("escalation.resolve", actor=actor, obj=escalation,
                  summary=f"Missed check-in of {session.worker.full_name} resolved: {label}",
                  after={"outcome": outcome, "note": note[:2000]})
+    # Everyone who was told about the missed check-in hears how it ended.
+    told = {d.recipient for d in Delivery.objects.filter(escalation=escalation)
+            .exclude(recipient=None).select_related("recipient")}
+    told -= {getattr(actor, "person", None), session.worker}
+    if told:
+        subject, body, link = messages.resolved(session, escalation, who, label)
+        notify.queue(sorted(told, key=lambda p: p.pk), [Channel.IN_APP, Channel.PUSH],
+                     subject=subject, body=body, link=link, purpose="escalation_resolved",
+                     organisation_id=session.worker.organisation_id, session=session,
+                     escalation=escalation)
     return session
 
 

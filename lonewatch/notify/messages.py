@@ -106,3 +106,12 @@ def channel_test(person) -> tuple[str, str]:
         f"Hello {person.full_name}. This is a test from Lonewatch. If it reached you, "
         "open the link to confirm, so your team knows alerts will reach you too.",
     )
+
+
+def resolved(session, escalation, actor_name: str, outcome: str) -> tuple[str, str, str]:
+    return (
+        f"{session.worker.full_name}'s missed check-in is closed: {outcome}",
+        f"{actor_name} recorded the outcome of {session.worker.full_name}'s missed check-in "
+        f"at {_time(escalation.resolved_at)}: {outcome}. Nothing more is needed from you.",
+        link("escalation", escalation.pk),
+    )

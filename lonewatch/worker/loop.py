@@ -76,7 +76,14 @@ class Worker:
             self.beat()
         for scanner in _scanners:
             with context.job(f"worker-{scanner.name}"):
-                handled += scanner.run()
+                try:
+                    handled += scanner.run()
+                except (DatabaseError, InterfaceError):
+                    raise  # the loop waits and reconnects
+                except Exception:
+                    # One scanner's bug must not stop the others: a broken reminder must
+                    # not hold up escalations. /healthz shows whatever is left undone.
+                    log.exception("scanner failed", extra={"scanner": scanner.name})
         return handled
 
     def stop(self, *_args) -> None:
