@@ -14,6 +14,7 @@ from lonewatch.org.models import Organisation, Person
 
 ORGANISATION = "Fenland Community Health NHS Trust"
 PASSWORD = "Lonewatch-demo-1"  # noqa: S105 - the demo's published password
+PIN = "2468"  # every demo worker's check-out PIN
 
 NEXT_OF_KIN = {
     "nina.nurse": ("Piotr Kowalski", "Husband", "+447700900911"),
@@ -40,11 +41,16 @@ def load() -> list[Person]:
                       .select_related("user", "team", "buddy").order_by("team__name", "full_name"))
         # Argon2 is slow on purpose: hash the demo password once and share it.
         shared_hash = make_password(PASSWORD)
+        pin_hash = make_password(PIN)
         for person in people:
             user: User = person.user
             if not user.has_usable_password():
                 user.password = shared_hash
                 user.save(update_fields=["password"])
+            if not person.pin_hash:
+                person.pin_hash = pin_hash
+                person.location_consent_at = clock.now()
+                person.save(update_fields=["pin_hash", "location_consent_at"])
             if person.buddy_id and person.buddy_accepted_at is None:
                 actions.do_accept_buddy(person, actor=person.buddy.user)
             username = user.username

@@ -11,6 +11,7 @@ class Command(BaseCommand):
         people = demo.load()
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
+        self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
         self.stdout.write("Accounts marked * set up an authenticator app at first sign-in.\n")
         for person in people:
             roles = sorted(person.roles.all(), key=lambda m: m.role)
