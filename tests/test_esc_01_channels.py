@@ -144,3 +144,11 @@ def test_esc_01_webhook_command_adds_lists_and_removes(trust, capsys):
     assert not hook.active
     with pytest.raises(CommandError, match="not an http"):
         call_command("webhook", "add", "Bad", "ftp://x")
+
+
+def test_esc_01_test_messages_are_not_sent_again_within_minutes(trust, as_person):
+    client = as_person(trust.people["ben"])
+    client.post("/profile/test-message")
+    again = client.post("/profile/test-message", follow=True)
+    assert "A test was sent a moment ago" in again.content.decode()
+    assert Delivery.objects.filter(purpose="channel_test").count() == 3

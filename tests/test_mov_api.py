@@ -309,3 +309,11 @@ def test_bud_02_absences_recorded_by_the_manager_and_the_person(client, trust, a
         f"/people/{ben.pk}/absences", {"reason": "sick", "starts_at": "2099-01-01T09:00",
                                        "ends_at": "2099-01-01T08:00"})
     assert page.status_code == 400 and "The end must be after the start" in page.content.decode()
+
+
+def test_mov_05_longitude_without_latitude_is_refused(client, trust, nina_api, start_session):
+    session = start_session(interval=900)
+    response = client.post(f"/api/v1/sessions/{session.pk}/checkins", {"lon": 0.1},
+                           content_type="application/json", headers=nina_api)
+    assert response.status_code == 400 and "both latitude and longitude" in \
+        response.json()["detail"]

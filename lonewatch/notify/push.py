@@ -7,6 +7,7 @@ made on first use and kept in the data directory.
 import base64
 import json
 import logging
+import os
 from functools import cache
 
 from cryptography.hazmat.primitives import serialization
@@ -24,12 +25,22 @@ def _key_file():
 
 
 def ensure_keys() -> Vapid01:
+    """The key pair, made on first use. Several processes may race to make it: each
+    writes its own file and links it into place; the first link wins, and every
+    process then reads the winner's key."""
     path = _key_file()
     if not path.exists():
         vapid = Vapid01()
         vapid.generate_keys()
-        vapid.save_key(str(path))
-        path.chmod(0o600)
+        draft = path.with_name(f".vapid-{os.getpid()}.pem")
+        vapid.save_key(str(draft))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
     return Vapid01.from_file(str(path))
 
 
@@ -49,6 +60,7 @@ def send(delivery) -> str:
     subscriptions = list(PushSubscription.objects.filter(person_id=delivery.recipient_id))
     if not subscriptions:
         raise PermanentFailure("no phone has turned on notifications for this person")
+    ensure_keys()
     payload = json.dumps({"title": delivery.subject, "body": delivery.body,
                           "url": delivery.link, "tag": str(delivery.idempotency_key)})
     sent, errors = 0, []

@@ -1,6 +1,7 @@
 """The installable web app (manifest, service worker) and phone notifications."""
 
 import json
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -21,6 +22,8 @@ from lonewatch.notify import actions, push
 from lonewatch.notify import messages as texts
 from lonewatch.notify.models import ChannelProof, Delivery, PushSubscription
 from lonewatch.visits.models import SessionEvent
+
+TEST_INTERVAL = timedelta(minutes=5)
 
 
 @login_not_required
@@ -111,6 +114,12 @@ def push_subscribe(request):
 def test_message(request):
     """Send yourself a test on every channel, so you know alerts will reach you."""
     person = _me(request)
+    recent = Delivery.objects.filter(recipient=person, purpose="channel_test",
+                                     created_at__gt=clock.now() - TEST_INTERVAL).first()
+    if recent is not None:
+        messages.error(request, "A test was sent a moment ago. Check your phone and email, "
+                                "or try again in a few minutes.")
+        return redirect(reverse("profile") + "#alerts")
     subject, body = texts.channel_test(person)
     outbox = actions.Outbox()
     rows = outbox.add([person], [Channel.PUSH, Channel.SMS, Channel.EMAIL], subject=subject,
@@ -123,7 +132,7 @@ def test_message(request):
         outbox.save()
     messages.success(request, "Test messages are on their way. Check your phone and email, "
                               "then confirm each one.")
-    return redirect(reverse("profile") + "#devices")
+    return redirect(reverse("profile") + "#alerts")
 
 
 def confirm(request, key):
@@ -140,9 +149,10 @@ def confirm(request, key):
         audit.record("channel.confirm", actor=request.user, obj=person,
                      summary=f"{person.full_name} confirmed {delivery.get_channel_display()} "
                              f"to {delivery.address or 'their phone'}")
-    messages.success(request, f"Thank you: {delivery.get_channel_display().lower()} messages "
-                              "reach you.")
-    return redirect(reverse("profile") + "#devices")
+    plain = {Channel.SMS: "text messages", Channel.EMAIL: "emails",
+             Channel.PUSH: "phone notifications"}.get(delivery.channel, "messages")
+    messages.success(request, f"Thank you: {plain} reach you.")
+    return redirect(reverse("profile") + "#alerts")
 
 
 def unproved(person) -> list[str]:
@@ -157,6 +167,8 @@ def unproved(person) -> list[str]:
         gaps.append("email not confirmed")
     if not person.push_subscriptions.exists():
         gaps.append("phone notifications not turned on")
+    elif (Channel.PUSH, "") not in proofs:
+        gaps.append("phone notifications not confirmed")
     return gaps
 
 
@@ -184,10 +196,13 @@ def notify_callback(request):
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"detail": "Expected Notify's JSON with reference and status."},
                             status=400)
-    delivery = Delivery.objects.filter(idempotency_key=_uuid_or_none(reference)).first()
+    delivery = Delivery.objects.filter(idempotency_key=_uuid_or_none(reference),
+                                       channel=Channel.SMS).first()
     if delivery is None:
         return JsonResponse({"detail": "No message with that reference."}, status=404)
     now = clock.now()
+    if delivery.status in (Delivery.Status.DELIVERED, Delivery.Status.FAILED):
+        return JsonResponse({"detail": "already recorded"}, status=200)  # receipts are final
     with transaction.atomic():
         if status in NOTIFY_DELIVERED:
             Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DELIVERED,

@@ -304,8 +304,8 @@ def do_end_session(session: Session, *, actor, pin: str) -> Session:
         wrong = session.events.filter(kind=SessionEvent.Kind.PIN_FAILED,
                                       at__gt=now - PIN_LOCK).count()
         if wrong >= PIN_ATTEMPTS:
-            raise SessionError("Too many wrong PINs. Wait 15 minutes, or ask your buddy or "
-                               "manager to close the session for you.", "pin")
+            raise SessionError("Too many wrong PINs. Wait 15 minutes, then try again. Keep "
+                               "checking in meanwhile. If you are in danger, call 999.", "pin")
         right = check_password(str(pin or ""), worker.pin_hash)
         if right:
             _close_checked_out(session, actor, now)

@@ -60,7 +60,9 @@ def check_in(raw_token: str, session_id: int, *, lat, lon, accuracy_m, note: str
     """The new deadline, or None when the ordinary path must decide."""
     if connection.vendor != "postgresql":
         return None
-    if lat is not None and not (-90 <= lat <= 90 and lon is not None and -180 <= lon <= 180):
+    if (lat is None) != (lon is None):
+        return None
+    if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     if accuracy_m is not None and not 0 <= accuracy_m <= 100_000:
         return None
