@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lonewatch import clock
-from lonewatch.core import audit
+from lonewatch.core import audit, bulk
 from lonewatch.escalation import policy, recipients
 from lonewatch.escalation.models import Channel, Escalation, Target
 from lonewatch.notify import actions as notify
@@ -59,8 +59,8 @@ def start_due(limit: int = 500) -> int:
                 summary=f"Check-in due at {_hhmm(session.due_at)} was missed: escalation started",
                 data={"due_at": session.due_at.isoformat()},
             ))
-        Escalation.objects.bulk_create(escalations)
-        SessionEvent.objects.bulk_create(events)
+        bulk.insert(Escalation, escalations)
+        bulk.insert(SessionEvent, events)
     return len(ids)
 
 
@@ -80,8 +80,8 @@ def fire_due(limit: int = 200) -> int:
             while escalation.next_step_at is not None and escalation.next_step_at <= now:
                 _fire(escalation, now, outbox, events)
             fired.append(escalation)
-        SessionEvent.objects.bulk_create(events)  # the step first, then what it sent
-        outbox.save()
+        bulk.insert(SessionEvent, events)  # the step first, then what it sent
+        outbox.save(need_ids=False)
         # Escalations missed together move on together: one UPDATE per distinct next step
         # (Django's bulk_update builds a CASE per row and costs more than it saves here).
         groups: dict[tuple, list[int]] = {}

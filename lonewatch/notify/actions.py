@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from lonewatch import clock
+from lonewatch.core import bulk
 from lonewatch.escalation.models import Channel
 from lonewatch.notify import transports
 from lonewatch.notify.models import Delivery, WebhookEndpoint
@@ -90,9 +91,15 @@ class Outbox:
             self.events.append(SessionEvent(session=row.session, at=row.created_at, kind=kind,
                                             summary=summary[:300]))
 
-    def save(self) -> None:
-        Delivery.objects.bulk_create(self.deliveries)
-        SessionEvent.objects.bulk_create(self.events)
+    def save(self, *, need_ids: bool = True) -> None:
+        """Write everything gathered. Without ``need_ids`` the rows go in by COPY on
+        PostgreSQL (much faster for a big batch) and their ids are not read back."""
+        if need_ids:
+            Delivery.objects.bulk_create(self.deliveries)
+            SessionEvent.objects.bulk_create(self.events)
+        else:
+            bulk.insert(Delivery, self.deliveries)
+            bulk.insert(SessionEvent, self.events)
         self.deliveries, self.events = [], []
 
 
