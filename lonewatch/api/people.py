@@ -9,7 +9,7 @@ from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
 from lonewatch.api.schemas import Error, NextOfKinOut, PersonOut, PersonSummary, TeamOut, TokenOut
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_person, access_team
+from lonewatch.core.access import access_me, access_person, access_team
 from lonewatch.org import actions
 from lonewatch.org.models import Absence, Person, Team
 
@@ -39,18 +39,11 @@ def _person_out(user, person: Person) -> dict:
     return out
 
 
-def _me(request) -> Person:
-    person = getattr(request.user, "person", None)
-    if person is None:
-        from ninja.errors import HttpError
-
-        raise HttpError(403, "This login is not linked to a member of staff.")
-    return person
 
 
 @router.get("/me", response={200: PersonOut, 403: Error}, summary="The caller's own record")
 def me(request):
-    person = _me(request)
+    person = access_me(request.user)
     return _person_out(request.user, access_person(request.user, person.pk))
 
 

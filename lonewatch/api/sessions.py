@@ -10,7 +10,7 @@ from lonewatch.accounts.actions import authenticate_token
 from lonewatch.api.auth import RawBearer
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_escalation, access_session, access_team
+from lonewatch.core.access import access_escalation, access_me, access_session, access_team
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
 from lonewatch.escalation.models import Escalation
@@ -144,11 +144,6 @@ def _escalation_out(e: Escalation) -> dict:
     }
 
 
-def _me(request) -> Person:
-    person = getattr(request.user, "person", None)
-    if person is None:
-        raise PermissionDenied("This login is not linked to a member of staff.")
-    return person
 
 
 def _colleague(person_id, what) -> Person | None:
@@ -163,7 +158,7 @@ def _colleague(person_id, what) -> Person | None:
 @router.post("/sessions", response={201: SessionOut, 400: Error, 403: Error},
              tags=["sessions"], summary="Start a session (MOV-01)")
 def start_session(request, payload: SessionIn):
-    me = _me(request)
+    me = access_me(request.user)
     values = payload.dict()
     buddy = _colleague(values.pop("buddy_id"), "buddy")
     cover = _colleague(values.pop("cover_buddy_id"), "cover buddy")

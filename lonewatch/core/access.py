@@ -59,3 +59,12 @@ def access_escalation(user, escalation_id, *, action: str = VIEW):
     if action != VIEW and not permissions.can(user, action, ESCALATION, escalation):
         raise PermissionDenied("You cannot act on this escalation.")
     return escalation
+
+
+def access_me(user) -> Person:
+    """The caller's own staff record, or 403 for a login that belongs to nobody."""
+    person = getattr(user, "person", None) if user is not None else None
+    if person is None:
+        raise PermissionDenied("Your login is not linked to a member of staff. "
+                               "Ask your administrator.")
+    return person

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from lonewatch import clock
 from lonewatch.core import audit
+from lonewatch.core.access import access_me
 from lonewatch.escalation.models import Channel
 from lonewatch.notify import actions, push
 from lonewatch.notify import messages as texts
@@ -74,11 +74,6 @@ def service_worker(request):
     return response
 
 
-def _me(request):
-    person = getattr(request.user, "person", None)
-    if person is None:
-        raise PermissionDenied("Your login is not linked to a member of staff.")
-    return person
 
 
 def push_key(request):
@@ -88,7 +83,7 @@ def push_key(request):
 @require_POST
 def push_subscribe(request):
     """Store this phone's push subscription (sent by the profile page's script)."""
-    person = _me(request)
+    person = access_me(request.user)
     try:
         data = json.loads(request.body)
         endpoint = str(data["endpoint"])
@@ -113,7 +108,7 @@ def push_subscribe(request):
 @require_POST
 def test_message(request):
     """Send yourself a test on every channel, so you know alerts will reach you."""
-    person = _me(request)
+    person = access_me(request.user)
     recent = Delivery.objects.filter(recipient=person, purpose="channel_test",
                                      created_at__gt=clock.now() - TEST_INTERVAL).first()
     if recent is not None:
@@ -137,7 +132,7 @@ def test_message(request):
 
 def confirm(request, key):
     """The person followed the link in a test message: that channel reaches them."""
-    person = _me(request)
+    person = access_me(request.user)
     delivery = Delivery.objects.filter(idempotency_key=key, recipient=person,
                                        purpose="channel_test").first()
     if delivery is None:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from lonewatch import clock
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_escalation, access_session
+from lonewatch.core.access import access_escalation, access_me, access_session
 from lonewatch.core.permissions import Role
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation.models import Escalation
@@ -29,11 +29,6 @@ from lonewatch.visits.models import Session
 BOARD_STREAM_SECONDS = 300
 
 
-def _me(request) -> Person:
-    person = getattr(request.user, "person", None)
-    if person is None:
-        raise PermissionDenied("Your login is not linked to a member of staff.")
-    return person
 
 
 def _open_session(person):
@@ -47,7 +42,7 @@ def _covers(person):
 
 
 def my_day(request, start_form=None, extend_form=None, end_form=None, status=200):
-    me = _me(request)
+    me = access_me(request.user)
     session = _open_session(me)
     context = {"me": me, "session": session, "now": clock.now()}
     if session is None:
@@ -68,7 +63,7 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
 
 @require_POST
 def start(request):
-    me = _me(request)
+    me = access_me(request.user)
     form = StartForm(request.POST, covers=_covers(me))
     if not form.is_valid():
         return my_day(request, start_form=form, status=400)
@@ -192,7 +187,7 @@ def resolve(request, escalation_id):
 
 
 def buddy(request):
-    me = _me(request)
+    me = access_me(request.user)
     watching = (Session.objects.exclude(state=Session.State.ENDED)
                 .filter(Q(buddy=me) | Q(cover_buddy=me)).select_related("worker")
                 .order_by("due_at"))
@@ -295,7 +290,7 @@ def board_events(request):
 
 @require_POST
 def set_pin(request):
-    me = _me(request)
+    me = access_me(request.user)
     form = PinForm(request.POST)
     if form.is_valid():
         actions.do_set_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
@@ -307,7 +302,7 @@ def set_pin(request):
 
 @require_POST
 def location_consent(request):
-    me = _me(request)
+    me = access_me(request.user)
     consent = request.POST.get("consent") == "yes"
     actions.do_set_location_consent(me, consent=consent, actor=request.user)
     messages.success(request, "Location will be kept while a session runs." if consent

@@ -18,7 +18,7 @@ from lonewatch import clock
 from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_person, access_team
+from lonewatch.core.access import access_me, access_person, access_team
 from lonewatch.core.models import AuditEvent
 from lonewatch.core.permissions import Role
 from lonewatch.escalation.models import Escalation
@@ -33,12 +33,6 @@ from lonewatch.worker.models import Heartbeat
 log = logging.getLogger("lonewatch.web")
 
 
-def _me(request) -> Person:
-    person = getattr(request.user, "person", None)
-    if person is None:
-        raise PermissionDenied("Your login is not linked to a member of staff. "
-                               "Ask your administrator.")
-    return person
 
 
 def _people(user):
@@ -179,7 +173,7 @@ def team_detail(request, team_id):
 
 
 def profile(request):
-    person = _me(request)
+    person = access_me(request.user)
     contact_form = ContactForm(initial={
         "mobile": person.mobile, "email": person.email,
         "vehicle_description": person.vehicle_description, "known_breaks": person.known_breaks,
@@ -207,7 +201,7 @@ def _profile(request, person, *, status=200, contact_form=None, kin_form=None, t
 
 @require_POST
 def profile_contact(request):
-    person = _me(request)
+    person = access_me(request.user)
     form = ContactForm(request.POST)
     if not form.is_valid():
         return _profile(request, person, status=400, contact_form=form)
@@ -218,7 +212,7 @@ def profile_contact(request):
 
 @require_POST
 def profile_kin_add(request):
-    person = _me(request)
+    person = access_me(request.user)
     form = NextOfKinForm(request.POST)
     if not form.is_valid():
         return _profile(request, person, status=400, kin_form=form)
@@ -229,7 +223,7 @@ def profile_kin_add(request):
 
 @require_POST
 def profile_kin_remove(request, kin_id):
-    person = _me(request)
+    person = access_me(request.user)
     kin = get_object_or_404(person.next_of_kin, pk=kin_id)
     actions.do_remove_next_of_kin(kin, actor=request.user)
     messages.success(request, "Next of kin removed.")
@@ -238,7 +232,7 @@ def profile_kin_remove(request, kin_id):
 
 @require_POST
 def profile_token_create(request):
-    person = _me(request)
+    person = access_me(request.user)
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _profile(request, person, status=400, token_form=form)
@@ -257,7 +251,7 @@ def profile_token_revoke(request, token_id):
 
 @require_POST
 def buddy_accept(request, person_id):
-    me = _me(request)
+    me = access_me(request.user)
     person = get_object_or_404(Person, pk=person_id, buddy=me)
     actions.do_accept_buddy(person, actor=request.user)
     messages.success(request, f"You are now {person.full_name}'s buddy.")
