@@ -39,8 +39,6 @@ def _person_out(user, person: Person) -> dict:
     return out
 
 
-
-
 @router.get("/me", response={200: PersonOut, 403: Error}, summary="The caller's own record")
 def me(request):
     person = access_me(request.user)

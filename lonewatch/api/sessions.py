@@ -144,8 +144,6 @@ def _escalation_out(e: Escalation) -> dict:
     }
 
 
-
-
 def _colleague(person_id, what) -> Person | None:
     if person_id is None:
         return None

@@ -74,8 +74,6 @@ def service_worker(request):
     return response
 
 
-
-
 def push_key(request):
     return JsonResponse({"public_key": push.public_key()})
 

@@ -29,8 +29,6 @@ from lonewatch.visits.models import Session
 BOARD_STREAM_SECONDS = 300
 
 
-
-
 def _open_session(person):
     return Session.objects.filter(worker=person).exclude(state=Session.State.ENDED).first()
 

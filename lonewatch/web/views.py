@@ -33,8 +33,6 @@ from lonewatch.worker.models import Heartbeat
 log = logging.getLogger("lonewatch.web")
 
 
-
-
 def _people(user):
     return perms.filter_visible(user, Person.objects.select_related("team", "user"))
 
