@@ -316,6 +316,21 @@ def test_esc_05_session_counted_state_overdue_while_escalating(at, start_session
     assert session.state == Session.State.OVERDUE
 
 
+def test_esc_05_forgotten_check_outs_are_counted_per_team_for_managers(at, start_session, trust,
+                                                                      as_person):
+    for _ in range(2):
+        start_session(interval=600)
+        at(minutes=11)
+        tick()
+        engine.do_resolve(Escalation.objects.exclude(state="resolved").get(),
+                          outcome="forgot_to_check_out", actor=trust.people["maria"].user)
+        at(minutes=0)
+    board = as_person(trust.people["maria"]).get("/board/").content.decode()
+    assert "Forgotten check-outs (last 90 days)" in board and "North: 2" in board
+    other = as_person(trust.people["marcus"]).get("/board/").content.decode()
+    assert "North: 2" not in other
+
+
 def test_mov_02_guessing_the_pin_is_slowed_down(at, start_session, trust):
     session = start_session(interval=600)
     nina = trust.people["nina"].user

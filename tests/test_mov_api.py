@@ -137,7 +137,7 @@ def test_mov_02_one_running_session_at_a_time(client, trust, nina_api):
     assert again.status_code == 400 and "already have a session" in again.json()["detail"]
 
 
-def test_esc_02_acknowledge_and_resolve_over_the_api(client, trust, nina_api, start_session,
+def test_bud_03_buddy_acknowledges_and_resolves_over_the_api(client, trust, nina_api, start_session,
                                                      time_machine):
     session = start_session(interval=900)
     time_machine.move_to(clock.now() + timedelta(minutes=16), tick=False)
