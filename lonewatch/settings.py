@@ -80,6 +80,10 @@ try:
     # A step or message this late was held up (a crashed or stuck worker): the timeline
     # says so, and /healthz reports the oldest one.
     WATCHDOG_GRACE_SECONDS = env_int("LONEWATCH_WATCHDOG_GRACE_SECONDS", 30, minimum=1)
+    # Someone who said "I am handling this" is asked again after this long until they
+    # record the outcome; from the second time their line manager is told as well.
+    HANDLING_REMINDER_SECONDS = env_int("LONEWATCH_HANDLING_REMINDER_SECONDS", 1800,
+                                        minimum=60)
     BOARD_POLL_SECONDS = env_int("LONEWATCH_BOARD_POLL_SECONDS", 2, minimum=1, maximum=60)
     DELIVERY_LEASE_SECONDS = env_int("LONEWATCH_DELIVERY_LEASE_SECONDS", 60, minimum=5)
     DELIVERY_MAX_ATTEMPTS = env_int("LONEWATCH_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)

@@ -44,8 +44,9 @@ def tick() -> None:
 def told(session) -> list[tuple[str, str]]:
     """(recipient username, channel) of every escalation delivery so far, in order."""
     return [(d.recipient.username if d.recipient else d.address, d.channel)
-            for d in Delivery.objects.filter(session=session, escalation__isnull=False)
-            .exclude(purpose="escalation_handled").order_by("id")]
+            for d in Delivery.objects.filter(session=session,
+                                             purpose__startswith="escalation_step")
+            .order_by("id")]
 
 
 def recipients(session) -> list[str]:
@@ -405,3 +406,31 @@ def test_esc_03_a_failing_scanner_does_not_stop_the_others(db, monkeypatch, capl
                                             loop.Scanner("next", lambda: ran.append(1) or 0)])
     loop.Worker().tick()
     assert ran == [1] and "scanner failed" in caplog.text
+
+
+def test_esc_02_acknowledged_but_never_closed_keeps_being_chased(at, start_session, trust,
+                                                                 settings):
+    settings.HANDLING_REMINDER_SECONDS = 1800
+    session = start_session(interval=600)
+    at(minutes=15)
+    tick()
+    engine.do_acknowledge(Escalation.objects.get(), actor=trust.people["ben"].user)
+    at(minutes=44)
+    tick()
+    assert not Delivery.objects.filter(purpose__startswith="handling_reminder").exists()
+    at(minutes=45)
+    tick()
+    first = Delivery.objects.filter(purpose="handling_reminder_1", channel="in_app")
+    assert [d.recipient.username for d in first] == ["ben"]
+    assert "Still open" in first.get().subject
+    at(minutes=75)
+    tick()
+    second = Delivery.objects.filter(purpose="handling_reminder_2", channel="in_app")
+    assert sorted(d.recipient.username for d in second) == ["ben", "maria"]
+    # No policy step fired after the acknowledgement.
+    assert recipients(session) == ["nina", "ben"]
+    engine.do_resolve(Escalation.objects.get(), outcome="worker_safe",
+                      actor=trust.people["ben"].user)
+    at(minutes=200)
+    tick()
+    assert not Delivery.objects.filter(purpose="handling_reminder_3").exists()

@@ -76,8 +76,11 @@ def fire_due(limit: int = 200) -> int:
         for escalation in Escalation.objects.filter(pk__in=ids).select_related(
             "session__worker__team", "session__buddy",
         ):
+            if escalation.state == Escalation.State.ACKNOWLEDGED:
+                _remind_handler(escalation, now, outbox, events)
             # Catch up on every step already due (after downtime, several may be).
-            while escalation.next_step_at is not None and escalation.next_step_at <= now:
+            while (escalation.state == Escalation.State.OPEN
+                   and escalation.next_step_at is not None and escalation.next_step_at <= now):
                 _fire(escalation, now, outbox, events)
             fired.append(escalation)
         bulk.insert(SessionEvent, events)  # the step first, then what it sent
@@ -130,6 +133,31 @@ def _fire(escalation: Escalation, now, outbox, events: list) -> None:
         escalation.next_step_at = None
 
 
+def _remind_handler(escalation: Escalation, now, outbox, events: list) -> None:
+    """An acknowledged escalation nobody has closed: ask the handler again, and from the
+    second time tell the worker's line manager too, so "I am handling this" cannot
+    quietly end the chase."""
+    session = escalation.session
+    handler = escalation.acknowledged_by.person
+    interval = timedelta(seconds=settings.HANDLING_REMINDER_SECONDS)
+    times = max(1, int((now - escalation.acknowledged_at) / interval))
+    people = [handler]
+    if times >= 2:
+        people += [p for p in recipients.line_managers(session.worker) if p != handler]
+    subject, body, link = messages.still_handling(session, escalation, handler.full_name, now)
+    outbox.add(people, [Channel.PUSH, Channel.SMS, Channel.IN_APP], subject=subject, body=body,
+               link=link, purpose=f"handling_reminder_{times}",
+               organisation_id=session.worker.organisation_id, session=session,
+               escalation=escalation, due_at=escalation.next_step_at)
+    events.append(SessionEvent(
+        session=session, at=now, kind=SessionEvent.Kind.REMINDER,
+        summary=f"Still open {round((now - escalation.acknowledged_at).total_seconds() / 60)} "
+                f"min after {handler.full_name} took it: asked "
+                f"{', '.join(p.full_name for p in people)} to record the outcome"[:300],
+        data={"escalation": escalation.pk, "reminder": times}))
+    escalation.next_step_at = now + interval
+
+
 def _lock(escalation: Escalation) -> Escalation:
     return Escalation.objects.select_for_update().select_related(
         "session__worker").get(pk=escalation.pk)
@@ -147,7 +175,8 @@ def do_acknowledge(escalation: Escalation, *, actor) -> Escalation:
         now = clock.now()
         escalation.state = Escalation.State.ACKNOWLEDGED
         escalation.acknowledged_by, escalation.acknowledged_at = actor, now
-        escalation.next_step_at = None
+        # The policy's steps stop; a reminder to the handler takes their place.
+        escalation.next_step_at = now + timedelta(seconds=settings.HANDLING_REMINDER_SECONDS)
         escalation.active_token = uuid.uuid4()
         escalation.save(update_fields=["state", "acknowledged_by", "acknowledged_at",
                                        "next_step_at", "active_token"])

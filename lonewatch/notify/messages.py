@@ -115,3 +115,14 @@ def resolved(session, escalation, actor_name: str, outcome: str) -> tuple[str, s
         f"at {_time(escalation.resolved_at)}: {outcome}. Nothing more is needed from you.",
         link("escalation", escalation.pk),
     )
+
+
+def still_handling(session, escalation, handler: str, now: datetime) -> tuple[str, str, str]:
+    return (
+        f"Still open: {session.worker.full_name}'s missed check-in",
+        f"{handler} said they were handling {session.worker.full_name}'s missed check-in "
+        f"{_ago(now, escalation.acknowledged_at)}, and nobody has recorded that they are "
+        "safe. Record what happened, or act now: "
+        f"{link('escalation', escalation.pk)}",
+        link("escalation", escalation.pk),
+    )
