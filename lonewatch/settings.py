@@ -84,6 +84,11 @@ try:
     # record the outcome; from the second time their line manager is told as well.
     HANDLING_REMINDER_SECONDS = env_int("LONEWATCH_HANDLING_REMINDER_SECONDS", 1800,
                                         minimum=60)
+    # ALM-04: a red alarm nobody acknowledges re-alerts every operator on duty and the
+    # supervisor this often, until someone does.
+    ALARM_ACK_SECONDS = env_int("LONEWATCH_ALARM_ACK_SECONDS", 30, minimum=5)
+    # How long a worker may cancel a red alert they raised by mistake.
+    ALARM_CANCEL_SECONDS = env_int("LONEWATCH_ALARM_CANCEL_SECONDS", 60, minimum=0)
     BOARD_POLL_SECONDS = env_int("LONEWATCH_BOARD_POLL_SECONDS", 2, minimum=1, maximum=60)
     DELIVERY_LEASE_SECONDS = env_int("LONEWATCH_DELIVERY_LEASE_SECONDS", 60, minimum=5)
     DELIVERY_MAX_ATTEMPTS = env_int("LONEWATCH_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)
@@ -154,6 +159,7 @@ INSTALLED_APPS = [
     "lonewatch.visits",
     "lonewatch.escalation",
     "lonewatch.notify",
+    "lonewatch.alarms",
     "lonewatch.web",
 ]
 

@@ -6,6 +6,7 @@ from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from lonewatch.api.alarms import router as alarms_router
 from lonewatch.api.auth import BearerToken
 from lonewatch.api.people import router as people_router
 from lonewatch.api.sessions import router as sessions_router
@@ -25,6 +26,7 @@ api = NinjaAPI(
 )
 api.add_router("/v1", people_router)
 api.add_router("/v1", sessions_router)
+api.add_router("/v1", alarms_router)
 
 
 @api.exception_handler(AuthenticationError)

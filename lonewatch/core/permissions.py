@@ -63,6 +63,8 @@ ROLES, TEAM, DIRECTORATE, AUDIT = "roles", "team", "directorate", "audit"
 SESSION, ESCALATION, POLICY = "session", "escalation", "escalation_policy"
 # Leave, sickness, off duty: a buddy who is away cannot watch a session (BUD-02).
 ABSENCE = "absence"
+# Amber and red alerts; "act" is the alarm centre's handling of them.
+ALARM = "alarm"
 
 _everyday = {(PERSON, VIEW), (TEAM, VIEW)}
 
@@ -71,22 +73,25 @@ GRANTS: dict[str, frozenset[tuple[str, str]]] = {
     Role.BUDDY: frozenset(),
     Role.LINE_MANAGER: frozenset(
         _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
+                     (ALARM, VIEW),
                      (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE), (ABSENCE, VIEW),
                      (ABSENCE, CHANGE)}
     ),
     Role.SENIOR_MANAGER: frozenset(
         _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (DIRECTORATE, VIEW), (SESSION, VIEW),
                      (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE),
-                     (ABSENCE, VIEW), (ABSENCE, CHANGE)}
+                     (ABSENCE, VIEW), (ABSENCE, CHANGE), (ALARM, VIEW)}
     ),
     Role.DIRECTORATE_LEAD: frozenset(_everyday | {(FITNESS, VIEW), (DIRECTORATE, VIEW)}),
     Role.SECURITY_MANAGER: frozenset(
         _everyday | {(CONTACT, VIEW), (DIRECTORATE, VIEW), (AUDIT, VIEW), (SESSION, VIEW),
-                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE)}
+                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE),
+                     (ALARM, VIEW), (ALARM, ACT)}
     ),
     Role.SECURITY_DIRECTOR: frozenset(_everyday | {(DIRECTORATE, VIEW), (AUDIT, VIEW)}),
     Role.ALARM_OPERATOR: frozenset(
-        _everyday | {(CONTACT, VIEW), (SESSION, VIEW), (ESCALATION, VIEW), (ESCALATION, ACT)}
+        _everyday | {(CONTACT, VIEW), (SESSION, VIEW), (ESCALATION, VIEW), (ESCALATION, ACT),
+                     (ALARM, VIEW), (ALARM, ACT)}
     ),
     Role.OCCUPATIONAL_HEALTH: frozenset(_everyday | {(FITNESS, VIEW), (FITNESS, CHANGE)}),
     Role.INDEPENDENT_CLINICIAN: frozenset({(PERSON, VIEW)}),
@@ -110,13 +115,13 @@ SELF_GRANTS = frozenset({
 # A line manager's direct reports, even outside the manager's own team.
 LINE_REPORT_GRANTS = frozenset({
     (PERSON, VIEW), (CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-    (ESCALATION, ACT), (ABSENCE, VIEW), (ABSENCE, CHANGE),
+    (ESCALATION, ACT), (ABSENCE, VIEW), (ABSENCE, CHANGE), (ALARM, VIEW),
 })
 # BUD-01, ORG-03: the buddy of a running session sees the worker's movements, contact
 # details, next of kin and breaks, and can act on its escalation, only while it runs.
 WATCHING_BUDDY_GRANTS = frozenset({
     (PERSON, VIEW), (CONTACT, VIEW), (NEXT_OF_KIN, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-    (ESCALATION, ACT),
+    (ESCALATION, ACT), (ALARM, VIEW),
 })
 # ORG-03: escalation points see next of kin while an escalation about the worker is open.
 ESCALATION_POINT_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
@@ -124,7 +129,7 @@ ESCALATION_POINT_ROLES = frozenset({Role.LINE_MANAGER, Role.SENIOR_MANAGER,
                                     Role.SECURITY_MANAGER, Role.ALARM_OPERATOR})
 
 PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES, ABSENCE}
-WORK_RESOURCES = {SESSION, ESCALATION}
+WORK_RESOURCES = {SESSION, ESCALATION, ALARM}
 
 
 @dataclass(frozen=True)
@@ -138,13 +143,14 @@ class Reach:
 
 
 def reach_of(obj) -> Reach:
+    from lonewatch.alarms.models import Alarm
     from lonewatch.escalation.models import Escalation
     from lonewatch.org.models import Directorate, Person, Team
     from lonewatch.visits.models import Session
 
     if isinstance(obj, Escalation):
         obj = obj.session
-    if isinstance(obj, Session):
+    if isinstance(obj, Session | Alarm):
         obj = obj.worker
     if isinstance(obj, Person):
         return Reach(obj.pk, obj.team_id, obj.directorate_id, obj.organisation_id)
@@ -198,8 +204,8 @@ def can(user, action: str, resource: str, obj) -> bool:
     reach = reach_of(obj)
     if reach.organisation_id != person.organisation_id:
         return False
-    if need == (ESCALATION, ACT) and reach.person_id == person.pk:
-        return False  # nobody acknowledges their own missed check-in, whatever their role
+    if action == ACT and resource in (ESCALATION, ALARM) and reach.person_id == person.pk:
+        return False  # nobody handles their own missed check-in or alarm, whatever their role
     if any(need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)):
         return True
     if reach.person_id is None or resource not in PERSON_RESOURCES | WORK_RESOURCES:
@@ -213,10 +219,13 @@ def can(user, action: str, resource: str, obj) -> bool:
 
 def _watches(person, obj) -> bool:
     """Is ``person`` the buddy (or cover) of this open session, or of one the worker has open?"""
+    from lonewatch.alarms.models import Alarm
     from lonewatch.escalation.models import Escalation
     from lonewatch.org.models import Person
     from lonewatch.visits.models import Session
 
+    if isinstance(obj, Alarm):
+        obj = obj.worker
     if isinstance(obj, Escalation):
         obj = obj.session
     if isinstance(obj, Session):
@@ -229,7 +238,8 @@ def _watches(person, obj) -> bool:
 
 # A worker's own sessions and escalations (they may resolve their own by checking in,
 # but never acknowledge on someone's behalf).
-OWN_WORK_GRANTS = frozenset({(SESSION, VIEW), (SESSION, CHANGE), (ESCALATION, VIEW)})
+OWN_WORK_GRANTS = frozenset({(SESSION, VIEW), (SESSION, CHANGE), (ESCALATION, VIEW),
+                             (ALARM, VIEW)})
 
 
 def _relationship_grants(user, person, worker_id: int) -> frozenset:
@@ -264,18 +274,20 @@ def can_anywhere(user, action: str, resource: str) -> bool:
 def filter_visible(user, queryset, action: str = VIEW, resource: str | None = None):
     """Narrow a queryset of people, teams, directorates, sessions or escalations to what
     ``can`` allows."""
+    from lonewatch.alarms.models import Alarm
     from lonewatch.escalation.models import Escalation
     from lonewatch.org.models import Directorate, Person, Team
     from lonewatch.visits.models import Session
 
     model = queryset.model
     resource = resource or {Person: PERSON, Team: TEAM, Directorate: DIRECTORATE,
-                            Session: SESSION, Escalation: ESCALATION}[model]
+                            Session: SESSION, Escalation: ESCALATION, Alarm: ALARM}[model]
     person = _person(user)
     if person is None:
         return queryset.none()
     need = (resource, action)
-    worker = {Person: "", Session: "worker__", Escalation: "session__worker__"}.get(model)
+    worker = {Person: "", Session: "worker__", Escalation: "session__worker__",
+              Alarm: "worker__"}.get(model)
     if worker is not None:
         paths = {"person": f"{worker}pk" if worker else "pk", "team": f"{worker}team_id",
                  "directorate": f"{worker}team__directorate_id",
@@ -333,7 +345,7 @@ def _relationship_q(user, person, need, model, worker: str) -> Q:
         else:
             watched = Session.objects.exclude(state="ended").filter(
                 Q(buddy_id=person.pk) | Q(cover_buddy_id=person.pk)).values("worker_id")
-            allowed |= Q(pk__in=watched)
+            allowed |= Q(**{f"{at('pk')}__in": watched})
     if need in ESCALATION_POINT_GRANTS and roles_of(user) & ESCALATION_POINT_ROLES:
         points = Q(**{at("line_manager_id"): person.pk})
         paths = {"person": at("pk"), "team": at("team_id"),

@@ -108,6 +108,10 @@ def _fire(escalation: Escalation, now, outbox, events: list) -> None:
                purpose=f"escalation_step_{number + 1}",
                organisation_id=session.worker.organisation_id, session=session,
                escalation=escalation, due_at=scheduled)
+    if step["target"] == Target.ALARM_CENTRE:
+        from lonewatch.alarms.actions import raise_from_escalation
+
+        raise_from_escalation(session, escalation.pk)
     late = (now - scheduled).total_seconds()
     names = ", ".join(p.full_name for p in people) or "nobody (no one holds this role)"
     channels = ", ".join(Channel(c).label.lower() for c in step["channels"])

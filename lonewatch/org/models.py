@@ -77,6 +77,8 @@ class Person(models.Model):
     location_consent_at = models.DateTimeField(null=True, blank=True)
     # Check-out PIN, hashed like a password (MOV-02).
     pin_hash = models.CharField(max_length=200, blank=True)
+    # MOV-04: entered instead of the PIN, it answers as normal and raises a silent alarm.
+    duress_pin_hash = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["full_name"]

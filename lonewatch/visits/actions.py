@@ -306,9 +306,17 @@ def do_end_session(session: Session, *, actor, pin: str) -> Session:
         if wrong >= PIN_ATTEMPTS:
             raise SessionError("Too many wrong PINs. Wait 15 minutes, then try again. Keep "
                                "checking in meanwhile. If you are in danger, call 999.", "pin")
-        right = check_password(str(pin or ""), worker.pin_hash)
+        duress = bool(worker.duress_pin_hash) and check_password(str(pin or ""),
+                                                                  worker.duress_pin_hash)
+        right = duress or check_password(str(pin or ""), worker.pin_hash)
         if right:
             _close_checked_out(session, actor, now)
+        if duress:
+            # MOV-04: the phone sees an ordinary check-out; the alarm centre gets a
+            # silent red alarm at once.
+            from lonewatch.alarms.actions import raise_duress_from_checkout
+
+            raise_duress_from_checkout(session, actor=actor)
     if not right:
         # Outside the refused change's transaction, so the failed attempt is kept.
         SessionEvent.objects.create(session=session, at=now, actor=actor,
@@ -332,11 +340,27 @@ def do_set_pin(person: Person, *, pin: str, actor) -> None:
     pin = (pin or "").strip()
     if not pin.isdigit() or not 4 <= len(pin) <= 8:
         raise SessionError("Your PIN must be 4 to 8 digits.", "pin")
+    if person.duress_pin_hash and check_password(pin, person.duress_pin_hash):
+        raise SessionError("Your check-out PIN must be different from your duress PIN.", "pin")
     with transaction.atomic():
         person.pin_hash = make_password(pin)
         person.save(update_fields=["pin_hash"])
         audit.record("person.pin.set", actor=actor, obj=person,
                      summary=f"{person.full_name} set a check-out PIN")
+
+
+def do_set_duress_pin(person: Person, *, pin: str, actor) -> None:
+    """MOV-04: a second PIN that looks like a normal one and raises a silent alarm."""
+    pin = (pin or "").strip()
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:
+        raise SessionError("Your duress PIN must be 4 to 8 digits.", "pin")
+    if person.pin_hash and check_password(pin, person.pin_hash):
+        raise SessionError("Your duress PIN must be different from your check-out PIN.", "pin")
+    with transaction.atomic():
+        person.duress_pin_hash = make_password(pin)
+        person.save(update_fields=["duress_pin_hash"])
+        audit.record("person.duress_pin.set", actor=actor, obj=person,
+                     summary=f"{person.full_name} set a duress PIN")
 
 
 def do_set_location_consent(person: Person, *, consent: bool, actor) -> None:

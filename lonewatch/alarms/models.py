@@ -1,0 +1,120 @@
+"""Amber and red alerts and the alarm centre's handling of them (ALM-01 … ALM-06)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from lonewatch.org.models import Organisation, Person
+from lonewatch.visits.models import Session
+
+
+class Alarm(models.Model):
+    class Kind(models.TextChoices):
+        AMBER = "amber", "Amber alert"
+        RED = "red", "Red alert"
+
+    class State(models.TextChoices):
+        LOGGED = "logged", "Logged (amber)"
+        RAISED = "raised", "Raised: waiting for an operator"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        ASSESSING = "assessing", "Assessing"
+        ESCALATED = "escalated", "Escalated"
+        CLOSED = "closed", "Closed"
+
+    class Category(models.TextChoices):
+        GENUINE = "genuine", "Genuine"
+        GENUINE_SAFE = "genuine_closed_safely", "Genuine, closed safely"
+        FALSE = "false_alarm", "False alarm"
+
+    class Source(models.TextChoices):
+        APP = "app", "Worker's phone"
+        DISCREET = "discreet", "Discreet trigger"
+        DURESS = "duress", "Duress PIN"
+        DEVICE = "device", "External device"
+        ESCALATION = "escalation", "Missed check-in escalation"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="alarms")
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="alarms")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.APP)
+    drill = models.BooleanField(default=False)
+    message = models.CharField(max_length=500, blank=True)
+    raised_at = models.DateTimeField()
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    location_at = models.DateTimeField(null=True, blank=True)
+    # The worker may cancel a red alert with their PIN until then (MOV-04: a duress PIN
+    # answers the same and keeps the alarm alive, silently).
+    cancel_until = models.DateTimeField(null=True, blank=True)
+    # ALM-04: a stored deadline; until an operator acknowledges, everyone is re-alerted.
+    next_realert_at = models.DateTimeField(null=True, blank=True)
+    realerts = models.PositiveSmallIntegerField(default=0)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.CharField(max_length=100, blank=True)
+    emergency_reference = models.CharField(max_length=100, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    category = models.CharField(max_length=30, choices=Category.choices, blank=True)
+    worker_agreed = models.BooleanField(null=True, blank=True)
+    duress_suspected = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        indexes = [
+            models.Index(fields=["next_realert_at"], name="alarm_realert_idx",
+                         condition=Q(next_realert_at__isnull=False)),
+            models.Index(fields=["state", "raised_at"], name="alarm_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} from {self.worker}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in (self.State.CLOSED, self.State.LOGGED)
+
+
+class AlarmEvent(models.Model):
+    """One line of an alarm's timeline: every transition with who, when and a note."""
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=30)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    summary = models.CharField(max_length=300)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["alarm", "at"], name="alarm_event_idx")]
+
+    def __str__(self):
+        return self.summary
+
+
+class OperatorDuty(models.Model):
+    """An alarm-centre operator's time on duty; re-alerts go to whoever is on duty."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="duties")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person"], condition=Q(ended_at__isnull=True),
+                                    name="one_open_duty_per_operator"),
+        ]
+
+    def __str__(self):
+        return f"{self.person} on duty"

@@ -1,0 +1,214 @@
+"""Amber and red alerts and their handling over the JSON API (ALM-01 … ALM-05, MOV-04)."""
+
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+
+from lonewatch.alarms import actions
+from lonewatch.alarms.models import Alarm
+from lonewatch.api.schemas import Error
+from lonewatch.core import permissions as perms
+from lonewatch.core.access import access_me
+from lonewatch.visits.actions import SessionError
+
+router = Router(tags=["alarms"])
+
+
+class RaiseIn(Schema):
+    message: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    discreet: bool = False
+
+
+class AlarmOut(Schema):
+    id: int
+    kind: str
+    state: str
+    source: str
+    worker_id: int
+    session_id: int | None
+    raised_at: datetime
+    message: str
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    acknowledged_at: datetime | None
+    category: str
+    duress_suspected: bool
+    emergency_reference: str
+    drill: bool
+
+
+class EventOut(Schema):
+    at: datetime
+    kind: str
+    summary: str
+
+
+class AlarmDetail(AlarmOut):
+    timeline: list[EventOut]
+
+
+class NoteIn(Schema):
+    note: str = ""
+
+
+class EscalateIn(Schema):
+    to: str
+    reference: str = ""
+    note: str = ""
+
+
+class CloseIn(Schema):
+    category: str
+    worker_agreed: bool | None = None
+    note: str = ""
+
+
+class RecategoriseIn(Schema):
+    category: str
+    note: str = ""
+
+
+class CancelIn(Schema):
+    pin: str
+
+
+class CancelOut(Schema):
+    id: int
+    cancelled: bool
+
+
+class LocationIn(Schema):
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+def _access(user, alarm_id, action=perms.VIEW) -> Alarm:
+    alarm = Alarm.objects.select_related("worker__team").filter(pk=alarm_id).first()
+    if alarm is None or not perms.can(user, perms.VIEW, perms.ALARM, alarm):
+        raise Http404("No such alarm, or not one you can see.")
+    if action != perms.VIEW and not perms.can(user, action, perms.ALARM, alarm):
+        raise PermissionDenied("Only the alarm centre can handle an alarm.")
+    return alarm
+
+
+def _raise(request, kind, payload: RaiseIn):
+    me = access_me(request.user)
+    source = Alarm.Source.DISCREET if payload.discreet else Alarm.Source.APP
+    try:
+        return actions.do_raise(me, actor=request.user, kind=kind, source=source,
+                                message=payload.message, lat=payload.lat, lon=payload.lon,
+                                accuracy_m=payload.accuracy_m)
+    except (SessionError, actions.AlarmError) as error:
+        raise HttpError(400, str(error)) from None
+
+
+@router.post("/ambers", response={201: AlarmOut, 400: Error, 403: Error},
+             summary="Amber alert (ALM-01): logged with location and a message")
+def raise_amber(request, payload: RaiseIn):
+    return Status(201, _raise(request, Alarm.Kind.AMBER, payload))
+
+
+@router.post("/alarms", response={201: AlarmOut, 400: Error, 403: Error},
+             summary="Red alert (ALM-02): committed before this answer, then to the console")
+def raise_red(request, payload: RaiseIn):
+    return Status(201, _raise(request, Alarm.Kind.RED, payload))
+
+
+@router.get("/alarms", response={200: list[AlarmOut], 400: Error})
+def list_alarms(request, state: str | None = None):
+    found = perms.filter_visible(request.user, Alarm.objects.all())
+    if state is not None:
+        if state not in Alarm.State.values:
+            raise HttpError(400, f"state must be one of {', '.join(Alarm.State.values)}")
+        found = found.filter(state=state)
+    return list(found.order_by("-raised_at")[:500])
+
+
+@router.get("/alarms/{alarm_id}", response={200: AlarmDetail, 404: Error})
+def get_alarm(request, alarm_id: int):
+    alarm = _access(request.user, alarm_id)
+    alarm.timeline = list(alarm.events.all())
+    return alarm
+
+
+def _act(request, alarm_id, fn, **kwargs):
+    alarm = _access(request.user, alarm_id, perms.ACT)
+    try:
+        return fn(alarm, actor=request.user, **kwargs)
+    except actions.AlarmConflict as error:
+        raise HttpError(409, str(error)) from None
+    except actions.AlarmError as error:
+        raise HttpError(400, str(error)) from None
+
+
+ACT = {200: AlarmOut, 400: Error, 403: Error, 404: Error, 409: Error}
+
+
+@router.post("/alarms/{alarm_id}/acknowledge", response=ACT)
+def acknowledge(request, alarm_id: int, payload: NoteIn | None = None):
+    return _act(request, alarm_id, actions.do_acknowledge, note=payload.note if payload else "")
+
+
+@router.post("/alarms/{alarm_id}/assess", response=ACT)
+def assess(request, alarm_id: int, payload: NoteIn | None = None):
+    return _act(request, alarm_id, actions.do_assess, note=payload.note if payload else "")
+
+
+@router.post("/alarms/{alarm_id}/escalate", response=ACT)
+def escalate(request, alarm_id: int, payload: EscalateIn):
+    return _act(request, alarm_id, actions.do_escalate, to=payload.to,
+                reference=payload.reference, note=payload.note)
+
+
+@router.post("/alarms/{alarm_id}/close", response=ACT)
+def close(request, alarm_id: int, payload: CloseIn):
+    return _act(request, alarm_id, actions.do_close, category=payload.category,
+                worker_agreed=payload.worker_agreed, note=payload.note)
+
+
+@router.post("/alarms/{alarm_id}/flag-duress", response=ACT)
+def flag_duress(request, alarm_id: int, payload: NoteIn | None = None):
+    return _act(request, alarm_id, actions.do_flag_duress, note=payload.note if payload else "")
+
+
+@router.post("/alarms/{alarm_id}/recategorise", response=ACT)
+def recategorise(request, alarm_id: int, payload: RecategoriseIn):
+    return _act(request, alarm_id, actions.do_recategorise, category=payload.category,
+                note=payload.note)
+
+
+@router.post("/alarms/{alarm_id}/cancel", response={200: CancelOut, 400: Error, 403: Error,
+                                                    404: Error, 409: Error},
+             summary="The worker cancels within the cancel window (the duress PIN answers "
+                     "alike)")
+def cancel(request, alarm_id: int, payload: CancelIn):
+    alarm = _access(request.user, alarm_id)
+    try:
+        actions.do_cancel(alarm, actor=request.user, pin=payload.pin)
+    except actions.AlarmConflict as error:
+        raise HttpError(409, str(error)) from None
+    except actions.AlarmError as error:
+        raise HttpError(400, str(error)) from None
+    # The same answer for the PIN and the duress PIN: nothing on the phone tells them apart.
+    return {"id": alarm.pk, "cancelled": True}
+
+
+@router.post("/alarms/{alarm_id}/locations", response={200: AlarmOut, 400: Error, 403: Error,
+                                                       404: Error, 409: Error})
+def add_location(request, alarm_id: int, payload: LocationIn):
+    alarm = _access(request.user, alarm_id)
+    try:
+        return actions.do_add_location(alarm, actor=request.user, lat=payload.lat,
+                                       lon=payload.lon, accuracy_m=payload.accuracy_m)
+    except actions.AlarmConflict as error:
+        raise HttpError(409, str(error)) from None
+    except actions.AlarmError as error:
+        raise HttpError(400, str(error)) from None

@@ -1,0 +1,186 @@
+"""ALM-01 … ALM-06 and MOV-04: amber and red alerts, their lifecycle, re-alerts, duress."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import make_password
+
+from lonewatch import clock
+from lonewatch.accounts.actions import do_create_token
+from lonewatch.alarms import actions
+from lonewatch.alarms.models import Alarm
+from lonewatch.notify.models import Delivery
+from lonewatch.visits import actions as visits
+
+
+def bearer(person):
+    return {"Authorization": f"Bearer {do_create_token(person.user, name='t', actor=None)[1]}"}
+
+
+@pytest.fixture
+def desk(trust, nina_ready):
+    """Olivia on duty at the alarm centre; Nina with a PIN and a duress PIN."""
+    nina_ready.duress_pin_hash = make_password("9753")
+    nina_ready.save()
+    actions.do_duty(trust.people["olivia"], on=True, actor=trust.people["olivia"].user)
+    return {"nina": bearer(nina_ready), "olivia": bearer(trust.people["olivia"]),
+            "leslie": bearer(trust.people["leslie"]), "ben": bearer(trust.people["ben"])}
+
+
+def post(client, url, headers, body=None):
+    return client.post(url, body or {}, content_type="application/json", headers=headers)
+
+
+def test_alm_01_amber_is_logged_with_location_and_raises_nothing_loud(client, trust, desk):
+    response = post(client, "/api/v1/ambers", desk["nina"],
+                    {"message": "Entering a house with a dog", "lat": 52.6, "lon": 0.2})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["kind"] == "amber" and body["state"] == "logged" and body["lat"] == 52.6
+    assert not Delivery.objects.exists()
+    assert post(client, f"/api/v1/alarms/{body['id']}/acknowledge", desk["olivia"]
+                ).status_code == 409
+
+
+def test_alm_02_red_is_committed_and_reaches_the_operators_on_duty(client, trust, desk,
+                                                                   start_session):
+    session = start_session(interval=900)
+    response = post(client, "/api/v1/alarms", desk["nina"], {"lat": 52.6, "lon": 0.2,
+                                                             "accuracy_m": 20})
+    assert response.status_code == 201
+    alarm = Alarm.objects.get(pk=response.json()["id"])
+    assert (alarm.kind, alarm.state, alarm.session) == ("red", "raised", session)
+    told = Delivery.objects.filter(purpose="alarm_raised", channel="in_app")
+    assert [d.recipient.username for d in told] == ["olivia"]
+    assert "RED ALERT from Nina" in told.get().subject
+
+
+def test_alm_03_lifecycle_with_illegal_transitions_refused(client, trust, desk):
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    url = f"/api/v1/alarms/{aid}"
+    assert post(client, f"{url}/assess", desk["olivia"]).status_code == 409
+    assert post(client, f"{url}/acknowledge", desk["ben"]).status_code in (403, 404)
+    assert post(client, f"{url}/acknowledge", desk["nina"]).status_code == 403  # own alarm
+    assert post(client, f"{url}/acknowledge", desk["olivia"]).json()["state"] == "acknowledged"
+    assert post(client, f"{url}/acknowledge", desk["olivia"]).status_code == 409
+    assert post(client, f"{url}/assess", desk["olivia"]).json()["state"] == "assessing"
+    missing = post(client, f"{url}/escalate", desk["olivia"], {"to": "emergency_services"})
+    assert missing.status_code == 400 and "reference" in missing.json()["detail"]
+    escalated = post(client, f"{url}/escalate", desk["olivia"],
+                     {"to": "emergency_services", "reference": "CAD-1234"})
+    assert escalated.json()["emergency_reference"] == "CAD-1234"
+    closed = post(client, f"{url}/close", desk["olivia"], {"category": "genuine"})
+    assert closed.json()["state"] == "closed"
+    assert post(client, f"{url}/close", desk["olivia"], {"category": "genuine"}
+                ).status_code == 409
+    timeline = client.get(url, headers=desk["olivia"]).json()["timeline"]
+    assert [e["kind"] for e in timeline] == ["raised", "acknowledged", "assessing",
+                                             "escalated", "closed"]
+    # ALM-06: the security manager is told of every recorded incident.
+    assert Delivery.objects.filter(purpose="incident_recorded",
+                                   recipient=trust.people["leslie"]).exists()
+
+
+def test_alm_04_unacknowledged_red_re_alerts_operators_and_supervisor(client, trust, desk,
+                                                                      time_machine, settings):
+    settings.ALARM_ACK_SECONDS = 30
+    time_machine.move_to("2026-11-23 09:00:00+00:00", tick=False)
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    time_machine.shift(timedelta(seconds=29))
+    assert actions.realert_due() == 0
+    time_machine.shift(timedelta(seconds=1))
+    assert actions.realert_due() == 1
+    again = Delivery.objects.filter(purpose="alarm_realert", channel="in_app")
+    assert {d.recipient.username for d in again} == {"olivia", "leslie"}
+    time_machine.shift(timedelta(seconds=30))
+    assert actions.realert_due() == 1
+    assert Alarm.objects.get(pk=aid).realerts == 2
+    post(client, f"/api/v1/alarms/{aid}/acknowledge", desk["olivia"])
+    time_machine.shift(timedelta(minutes=5))
+    assert actions.realert_due() == 0
+
+
+def test_alm_05_false_alarm_needs_the_workers_agreement_and_duress_can_be_flagged(
+        client, trust, desk):
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    url = f"/api/v1/alarms/{aid}"
+    post(client, f"{url}/acknowledge", desk["olivia"])
+    refused = post(client, f"{url}/close", desk["olivia"], {"category": "false_alarm"})
+    assert refused.status_code == 400 and "agreement" in refused.json()["detail"]
+    post(client, f"{url}/close", desk["olivia"], {"category": "false_alarm",
+                                                  "worker_agreed": True})
+    flagged = post(client, f"{url}/flag-duress", desk["olivia"], {"note": "Voice shaking"})
+    assert flagged.json()["duress_suspected"] is True
+    assert Delivery.objects.filter(purpose="duress_suspected",
+                                   recipient=trust.people["leslie"]).exists()
+    assert post(client, f"{url}/recategorise", desk["olivia"], {"category": "genuine"}
+                ).status_code == 403
+    changed = post(client, f"{url}/recategorise", desk["leslie"], {"category": "genuine"})
+    assert changed.status_code == 200 and changed.json()["category"] == "genuine"
+
+
+def test_mov_04_cancel_with_duress_pin_answers_like_the_real_pin(client, trust, desk):
+    real = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    forced = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    a = post(client, f"/api/v1/alarms/{real}/cancel", desk["nina"], {"pin": "2468"})
+    b = post(client, f"/api/v1/alarms/{forced}/cancel", desk["nina"], {"pin": "9753"})
+    assert a.status_code == b.status_code == 200
+    assert a.json().keys() == b.json().keys() and a.json()["cancelled"] is b.json()["cancelled"]
+    assert Alarm.objects.get(pk=real).state == "closed"
+    forced_alarm = Alarm.objects.get(pk=forced)
+    assert forced_alarm.state == "raised" and forced_alarm.source == "duress"
+    assert forced_alarm.next_realert_at is not None  # the alarm centre keeps being told
+    wrong = post(client, f"/api/v1/alarms/{real}/cancel", desk["nina"], {"pin": "0000"})
+    assert wrong.status_code == 409  # already closed
+
+
+def test_mov_04_check_out_with_duress_pin_looks_normal_and_raises_a_silent_alarm(
+        trust, desk, start_session):
+    session = start_session(interval=900)
+    visits.do_end_session(session, actor=trust.people["nina"].user, pin="9753")
+    session.refresh_from_db()
+    assert session.state == "ended"
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.state, alarm.source) == ("red", "raised", "duress")
+    assert alarm.next_realert_at <= clock.now()
+    assert actions.realert_due() == 1
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"lat": 91, "lon": 0}, "Latitude"), ({"lat": 52}, "lon"),
+])
+def test_alm_02_bad_locations_are_refused_and_change_nothing(client, trust, desk, body,
+                                                             message):
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    response = post(client, f"/api/v1/alarms/{aid}/locations", desk["nina"], body)
+    assert response.status_code == 400 and message in response.json()["detail"]
+    assert Alarm.objects.get(pk=aid).lat is None
+
+
+def test_alm_02_buddy_sees_the_workers_alarm_only_while_watching(client, trust, desk,
+                                                                 start_session):
+    aid = post(client, "/api/v1/ambers", desk["nina"], {"message": "dog"}).json()["id"]
+    assert client.get(f"/api/v1/alarms/{aid}", headers=desk["ben"]).status_code == 404
+    start_session(interval=900)
+    assert client.get(f"/api/v1/alarms/{aid}", headers=desk["ben"]).status_code == 200
+    otto = bearer(trust.people["otto"])
+    assert client.get(f"/api/v1/alarms/{aid}", headers=otto).status_code == 404
+
+
+def test_alm_02_an_escalation_step_for_the_alarm_centre_arrives_as_an_alarm(trust, desk,
+                                                                           start_session,
+                                                                           time_machine):
+    from lonewatch.escalation import actions as engine
+    from lonewatch.escalation.policy import do_set_policy
+
+    do_set_policy(trust.north, [{"after_seconds": 0, "notify": "alarm_centre",
+                                 "channels": ["in_app"]}], actor=None)
+    session = start_session(interval=900)
+    time_machine.move_to(clock.now() + timedelta(minutes=16), tick=False)
+    engine.start_due()
+    engine.fire_due()
+    engine.fire_due()
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.source, alarm.session) == ("red", "escalation", session)
+    assert Delivery.objects.filter(recipient=trust.people["olivia"],
+                                   purpose="escalation_step_1").exists()
