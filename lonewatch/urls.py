@@ -49,6 +49,7 @@ urlpatterns = [
     path("board/fragment", visits.board_fragment, name="board_fragment"),
     path("board/events", visits.board_events, name="board_events"),
     path("profile/pin", visits.set_pin, name="profile_pin"),
+    path("profile/duress-pin", visits.set_duress_pin, name="profile_duress_pin"),
     path("profile/location-consent", visits.location_consent, name="profile_location"),
     path("healthz", web.healthz, name="healthz"),
     path("manifest.webmanifest", notify.manifest, name="manifest"),

@@ -184,3 +184,17 @@ def test_alm_02_an_escalation_step_for_the_alarm_centre_arrives_as_an_alarm(trus
     assert (alarm.kind, alarm.source, alarm.session) == ("red", "escalation", session)
     assert Delivery.objects.filter(recipient=trust.people["olivia"],
                                    purpose="escalation_step_1").exists()
+
+
+def test_mov_04_worker_sets_a_duress_pin_that_differs_from_the_pin(trust, nina_ready,
+                                                                  as_person):
+    client = as_person(nina_ready)
+    same = client.post("/profile/duress-pin", {"pin": "2468"}, follow=True)
+    assert "must be different" in same.content.decode()
+    nina_ready.refresh_from_db()
+    assert not nina_ready.duress_pin_hash
+    client.post("/profile/duress-pin", {"pin": "9753"})
+    nina_ready.refresh_from_db()
+    assert nina_ready.duress_pin_hash
+    again = client.post("/profile/pin", {"pin": "9753"}, follow=True)
+    assert "must be different" in again.content.decode()

@@ -290,12 +290,32 @@ def board_events(request):
 def set_pin(request):
     me = access_me(request.user)
     form = PinForm(request.POST)
-    if form.is_valid():
-        actions.do_set_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
-        messages.success(request, "Your check-out PIN is set.")
-    else:
+    if not form.is_valid():
         messages.error(request, " ".join(form.errors["pin"]))
+    else:
+        try:
+            actions.do_set_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
+        except SessionError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Your check-out PIN is set.")
     return redirect(reverse("profile") + "#pin")
+
+
+@require_POST
+def set_duress_pin(request):
+    me = access_me(request.user)
+    form = PinForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["pin"]))
+    else:
+        try:
+            actions.do_set_duress_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
+        except SessionError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Your duress PIN is set.")
+    return redirect(reverse("profile") + "#duress")
 
 
 @require_POST
