@@ -89,6 +89,10 @@ try:
     ALARM_ACK_SECONDS = env_int("LONEWATCH_ALARM_ACK_SECONDS", 30, minimum=5)
     # How long a worker may cancel a red alert they raised by mistake.
     ALARM_CANCEL_SECONDS = env_int("LONEWATCH_ALARM_CANCEL_SECONDS", 60, minimum=0)
+    # How often an alarm stream looks for new alarm events (seconds; fractions allowed
+    # as milliseconds through LONEWATCH_ALARM_STREAM_POLL_MS).
+    ALARM_STREAM_POLL_SECONDS = env_int("LONEWATCH_ALARM_STREAM_POLL_MS", 200, minimum=20,
+                                        maximum=5000) / 1000
     BOARD_POLL_SECONDS = env_int("LONEWATCH_BOARD_POLL_SECONDS", 2, minimum=1, maximum=60)
     DELIVERY_LEASE_SECONDS = env_int("LONEWATCH_DELIVERY_LEASE_SECONDS", 60, minimum=5)
     DELIVERY_MAX_ATTEMPTS = env_int("LONEWATCH_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from lonewatch.accounts import views as accounts
+from lonewatch.alarms import views as alarms
 from lonewatch.api.urls import api, unknown_endpoint
 from lonewatch.escalation import views as escalation
 from lonewatch.notify import views as notify
@@ -45,6 +46,11 @@ urlpatterns = [
          name="escalation_acknowledge"),
     path("escalations/<int:escalation_id>/resolve", visits.resolve, name="escalation_resolve"),
     path("buddy/", visits.buddy, name="buddy"),
+    path("console/", alarms.console, name="console"),
+    path("console/fragment", alarms.console_fragment, name="console_fragment"),
+    path("console/events", alarms.console_events, name="console_events"),
+    path("console/duty", alarms.duty, name="console_duty"),
+    path("console/alarms/<int:alarm_id>/<str:action>", alarms.act, name="console_act"),
     path("board/", visits.board, name="board"),
     path("board/fragment", visits.board_fragment, name="board_fragment"),
     path("board/events", visits.board_events, name="board_events"),

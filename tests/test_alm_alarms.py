@@ -198,3 +198,52 @@ def test_mov_04_worker_sets_a_duress_pin_that_differs_from_the_pin(trust, nina_r
     assert nina_ready.duress_pin_hash
     again = client.post("/profile/pin", {"pin": "9753"}, follow=True)
     assert "must be different" in again.content.decode()
+
+
+def test_alm_02_event_stream_sends_each_change_and_resumes_after_last_event_id(
+        client, trust, desk, settings):
+    from lonewatch.alarms import stream
+
+    settings.ALARM_STREAM_POLL_SECONDS = 0.01
+    olivia = trust.people["olivia"].user
+    live = stream.events(olivia, None, seconds=5)
+    assert next(live) == "retry: 1000\n\n"
+    assert next(live) == ":\n\n"  # nothing new yet
+    aid = post(client, "/api/v1/alarms", desk["nina"], {"lat": 52.6, "lon": 0.2}).json()["id"]
+    first = next(live)
+    assert first.startswith("id: ") and "event: alarm.raised" in first
+    assert f'"id": {aid}' in first and '"name": "Nina"' in first
+    seen = int(first.split("\n")[0].removeprefix("id: "))
+    # The console is away while the alarm is acknowledged, then reconnects.
+    post(client, f"/api/v1/alarms/{aid}/acknowledge", desk["olivia"])
+    resumed = stream.events(olivia, str(seen), seconds=5)
+    next(resumed)
+    missed = next(resumed)
+    assert "event: alarm.acknowledged" in missed and '"state": "acknowledged"' in missed
+    # Someone who may not see the alarm gets nothing about it.
+    otto = stream.events(trust.people["otto"].user, str(seen - 1), seconds=5)
+    next(otto)
+    assert next(otto) == ":\n\n"
+
+
+def test_alm_02_api_event_stream_is_server_sent_events(client, trust, desk):
+    response = client.get("/api/v1/alarms/events", headers=desk["olivia"])
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    assert next(iter(response.streaming_content)) == b"retry: 1000\n\n"
+
+
+def test_alm_03_console_shows_loudest_first_and_handles_an_alarm(client, trust, desk,
+                                                                 as_person):
+    post(client, "/api/v1/ambers", desk["nina"], {"message": "dog"})
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    console = as_person(trust.people["olivia"], verified=True)
+    page = console.get("/console/").content.decode()
+    assert page.index("Red alerts waiting (1)") < page.index("Amber alerts")
+    assert "data-loud" in page and "On duty" in page
+    console.post(f"/console/alarms/{aid}/acknowledge")
+    console.post(f"/console/alarms/{aid}/close", {"category": "false_alarm"})
+    assert Alarm.objects.get(pk=aid).state == "acknowledged"  # refused: no agreement
+    console.post(f"/console/alarms/{aid}/close", {"category": "false_alarm",
+                                                  "worker_agreed": "yes"})
+    assert Alarm.objects.get(pk=aid).state == "closed"
+    assert as_person(trust.people["maria"]).get("/console/").status_code == 403

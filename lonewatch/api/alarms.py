@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from lonewatch.alarms import actions
+from lonewatch.alarms import actions, stream
 from lonewatch.alarms.models import Alarm
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
@@ -130,6 +130,18 @@ def list_alarms(request, state: str | None = None):
             raise HttpError(400, f"state must be one of {', '.join(Alarm.State.values)}")
         found = found.filter(state=state)
     return list(found.order_by("-raised_at")[:500])
+
+
+@router.get("/alarms/events", summary="Server-sent events: `alarm.<kind>` per change, "
+            "with the alarm's JSON; `Last-Event-ID` resumes after a disconnection",
+            response={200: None})
+def alarm_events(request):
+    response = StreamingHttpResponse(
+        stream.events(request.user, request.headers.get("Last-Event-ID")),
+        content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 @router.get("/alarms/{alarm_id}", response={200: AlarmDetail, 404: Error})

@@ -13,6 +13,8 @@ def navigation(request):
             items.append(("my_day", "My day"))
         if perms.Role.BUDDY in roles:
             items.append(("buddy", "Buddy"))
+        if perms.can_anywhere(user, perms.ACT, perms.ALARM):
+            items.append(("console", "Console"))
         if perms.can_anywhere(user, perms.VIEW, perms.SESSION):
             items.append(("board", "Board"))
         if perms.can_anywhere(user, perms.VIEW, perms.PERSON):

@@ -1,0 +1,109 @@
+"""The alarm-centre console: loudest first, live over server-sent events (ALM-02..05)."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from lonewatch import clock
+from lonewatch.alarms import actions, stream
+from lonewatch.alarms.models import Alarm, OperatorDuty
+from lonewatch.core import permissions as perms
+from lonewatch.core.access import access_me
+from lonewatch.escalation.models import Escalation
+
+A = Alarm.State
+
+
+def _operator(request):
+    if not perms.can_anywhere(request.user, perms.ACT, perms.ALARM):
+        raise PermissionDenied("The console is for the alarm centre and the security manager.")
+    return access_me(request.user)
+
+
+def _console(request) -> dict:
+    user = request.user
+    visible = perms.filter_visible(user, Alarm.objects.select_related("worker", "session"))
+    now = clock.now()
+    return {
+        "now": now,
+        "unacknowledged": visible.filter(kind=Alarm.Kind.RED, state=A.RAISED)
+        .order_by("raised_at"),
+        "in_progress": visible.filter(state__in=[A.ACKNOWLEDGED, A.ASSESSING, A.ESCALATED])
+        .order_by("raised_at"),
+        "ambers": visible.filter(kind=Alarm.Kind.AMBER, raised_at__gte=now - timedelta(hours=4))
+        .order_by("-raised_at")[:20],
+        "overdue": perms.filter_visible(user, Escalation.objects.exclude(
+            state=Escalation.State.RESOLVED).select_related("session__worker"))
+        .order_by("missed_at")[:20],
+        "on_duty": OperatorDuty.objects.filter(person=access_me(user), ended_at__isnull=True)
+        .exists(),
+        "categories": Alarm.Category.choices,
+        "escalate_to": actions.ESCALATE_TO.items(),
+    }
+
+
+def console(request):
+    _operator(request)
+    return render(request, "alarms/console.html", _console(request))
+
+
+def console_fragment(request):
+    _operator(request)
+    return render(request, "alarms/_console.html", _console(request))
+
+
+def console_events(request):
+    _operator(request)
+    response = StreamingHttpResponse(
+        stream.events(request.user, request.headers.get("Last-Event-ID")),
+        content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@require_POST
+def duty(request):
+    me = _operator(request)
+    actions.do_duty(me, on=request.POST.get("on") == "yes", actor=request.user)
+    return redirect("console")
+
+
+ACTIONS = {
+    "acknowledge": lambda alarm, request: actions.do_acknowledge(
+        alarm, actor=request.user, note=request.POST.get("note", "")),
+    "assess": lambda alarm, request: actions.do_assess(
+        alarm, actor=request.user, note=request.POST.get("note", "")),
+    "escalate": lambda alarm, request: actions.do_escalate(
+        alarm, actor=request.user, to=request.POST.get("to", ""),
+        reference=request.POST.get("reference", ""), note=request.POST.get("note", "")),
+    "close": lambda alarm, request: actions.do_close(
+        alarm, actor=request.user, category=request.POST.get("category", ""),
+        worker_agreed=request.POST.get("worker_agreed") == "yes" or None,
+        note=request.POST.get("note", "")),
+    "flag-duress": lambda alarm, request: actions.do_flag_duress(
+        alarm, actor=request.user, note=request.POST.get("note", "")),
+}
+
+
+@require_POST
+def act(request, alarm_id, action):
+    _operator(request)
+    if action not in ACTIONS:
+        raise Http404("No such action.")
+    alarm = Alarm.objects.select_related("worker__team").filter(pk=alarm_id).first()
+    if alarm is None or not perms.can(request.user, perms.VIEW, perms.ALARM, alarm):
+        raise Http404("No such alarm, or not one you can see.")
+    if not perms.can(request.user, perms.ACT, perms.ALARM, alarm):
+        raise PermissionDenied("You cannot handle this alarm.")
+    try:
+        ACTIONS[action](alarm, request)
+    except (actions.AlarmConflict, actions.AlarmError) as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Done: {action.replace('-', ' ')} ({alarm.worker}).")
+    return redirect("console")
