@@ -247,3 +247,18 @@ def test_alm_03_console_shows_loudest_first_and_handles_an_alarm(client, trust, 
                                                   "worker_agreed": "yes"})
     assert Alarm.objects.get(pk=aid).state == "closed"
     assert as_person(trust.people["maria"]).get("/console/").status_code == 403
+
+
+def test_mov_04_cancel_on_the_page_reads_the_same_for_both_pins(trust, desk, as_person):
+    client = as_person(trust.people["nina"])
+    pages = []
+    for pin in ("2468", "9753"):
+        client.post("/my-day/alert/red")
+        alarm = Alarm.objects.order_by("-pk").first()
+        page = client.post(f"/my-day/alarms/{alarm.pk}/cancel", {"pin": pin}, follow=True)
+        pages.append(page.content.decode().count("Alarm cancelled."))
+    assert pages == [1, 1]
+    real, forced = Alarm.objects.order_by("pk")
+    assert (real.state, forced.state, forced.source) == ("closed", "raised", "duress")
+    amber = client.post("/my-day/alert/amber", {"message": "Going in"}, follow=True)
+    assert "Amber alert logged" in amber.content.decode()

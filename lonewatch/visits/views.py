@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lonewatch import clock
+from lonewatch.alarms import actions as alarm_actions
+from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_escalation, access_me, access_session
 from lonewatch.core.permissions import Role
@@ -56,6 +58,10 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
             state=Escalation.State.RESOLVED).first()
     context["inbox"] = Delivery.objects.filter(recipient=me, channel="in_app").order_by(
         "-created_at")[:5]
+    # A red alert the worker can still cancel (MOV-04: a duress PIN answers alike).
+    context["cancellable"] = Alarm.objects.filter(
+        worker=me, kind=Alarm.Kind.RED, cancel_until__gt=clock.now()).exclude(
+        state=Alarm.State.CLOSED).first()
     return render(request, "visits/my_day.html", context, status=status)
 
 
@@ -326,3 +332,47 @@ def location_consent(request):
     messages.success(request, "Location will be kept while a session runs." if consent
                      else "Location will not be kept.")
     return redirect(reverse("profile") + "#location")
+
+
+def _float_or_none(value):
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@require_POST
+def raise_alert(request, kind):
+    """ALM-01 / ALM-02 from the worker's page: amber (a note and location) or red."""
+    me = access_me(request.user)
+    if kind not in Alarm.Kind.values:
+        raise PermissionDenied("No such alert.")
+    try:
+        alarm_actions.do_raise(
+            me, actor=request.user, kind=kind, message=request.POST.get("message", "")[:500],
+            source=Alarm.Source.DISCREET if request.POST.get("discreet") else Alarm.Source.APP,
+            lat=_float_or_none(request.POST.get("lat")),
+            lon=_float_or_none(request.POST.get("lon")),
+            accuracy_m=_float_or_none(request.POST.get("accuracy")))
+    except (SessionError, alarm_actions.AlarmError) as error:
+        messages.error(request, str(error))
+        return redirect("my_day")
+    messages.success(request, "Red alert sent. The alarm centre is coming to you." if
+                     kind == Alarm.Kind.RED else "Amber alert logged with your location.")
+    return redirect("my_day")
+
+
+@require_POST
+def cancel_alert(request, alarm_id):
+    me = access_me(request.user)
+    alarm = Alarm.objects.filter(pk=alarm_id, worker=me).first()
+    if alarm is None:
+        raise PermissionDenied("That is not your alarm.")
+    try:
+        alarm_actions.do_cancel(alarm, actor=request.user, pin=request.POST.get("pin", ""))
+    except (alarm_actions.AlarmConflict, alarm_actions.AlarmError) as error:
+        messages.error(request, str(error))
+    else:
+        # The same words for the PIN and the duress PIN.
+        messages.success(request, "Alarm cancelled.")
+    return redirect("my_day")

@@ -32,3 +32,41 @@
     });
   });
 })();
+// Red alert: press and hold, so a pocket press does not send it; location is added
+// when the worker has agreed, but never holds the alert up.
+(function () {
+  "use strict";
+  document.querySelectorAll("form.lw-red-alert").forEach(function (form) {
+    var button = form.querySelector(".lw-hold");
+    var timer = null;
+    var label = button.textContent;
+    function send() {
+      button.textContent = "Sending…";
+      var go = function () { form.submit(); };
+      if (form.dataset.locate === undefined || !navigator.geolocation) { go(); return; }
+      var fallback = setTimeout(go, 3000);
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        clearTimeout(fallback);
+        form.elements.lat.value = pos.coords.latitude;
+        form.elements.lon.value = pos.coords.longitude;
+        form.elements.accuracy.value = Math.round(pos.coords.accuracy);
+        go();
+      }, function () { clearTimeout(fallback); go(); }, { timeout: 2500, maximumAge: 60000 });
+    }
+    function start(event) {
+      event.preventDefault();
+      button.textContent = "Keep holding…";
+      timer = setTimeout(send, Number(button.dataset.hold || 1500));
+    }
+    function stop() {
+      if (timer) { clearTimeout(timer); timer = null; button.textContent = label; }
+    }
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    button.addEventListener("pointerdown", start);
+    button.addEventListener("pointerup", stop);
+    button.addEventListener("pointerleave", stop);
+    button.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); send(); }
+    });
+  });
+})();
