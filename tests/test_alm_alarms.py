@@ -262,3 +262,14 @@ def test_mov_04_cancel_on_the_page_reads_the_same_for_both_pins(trust, desk, as_
     assert (real.state, forced.state, forced.source) == ("closed", "raised", "duress")
     amber = client.post("/my-day/alert/amber", {"message": "Going in"}, follow=True)
     assert "Amber alert logged" in amber.content.decode()
+
+
+def test_alm_07_red_alarm_forwarded_by_webhook_and_accepted_from_a_device(client, trust, desk):
+    from lonewatch.notify.models import WebhookEndpoint
+
+    WebhookEndpoint.objects.create(organisation=trust.org, name="ARC",
+                                   url="https://arc.example.invalid/in", secret="s" * 32)
+    body = post(client, "/api/v1/alarms", desk["nina"], {"device": True}).json()
+    assert body["source"] == "device"
+    hook = Delivery.objects.get(channel="webhook")
+    assert hook.purpose == "alarm_raised" and hook.address == "https://arc.example.invalid/in"

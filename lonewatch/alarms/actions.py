@@ -101,8 +101,9 @@ def do_raise(worker: Person, *, actor, kind: str, source: str = Alarm.Source.APP
         if red:
             operators = on_duty_operators(worker.organisation_id)
             subject, body, link = messages.alarm(alarm, now)
-            notify.queue(operators, [Channel.IN_APP, Channel.PUSH], subject=subject, body=body,
-                         link=link, purpose="alarm_raised",
+            # ALM-07: an external alarm receiving centre gets it by signed webhook too.
+            notify.queue(operators, [Channel.IN_APP, Channel.PUSH, Channel.WEBHOOK],
+                         subject=subject, body=body, link=link, purpose="alarm_raised",
                          organisation_id=worker.organisation_id, session=alarm.session)
     return alarm
 

@@ -23,6 +23,8 @@ class RaiseIn(Schema):
     lon: float | None = None
     accuracy_m: float | None = None
     discreet: bool = False
+    # ALM-07: an external device (a pendant, a body-worn unit) sends with its own token.
+    device: bool = False
 
 
 class AlarmOut(Schema):
@@ -101,7 +103,8 @@ def _access(user, alarm_id, action=perms.VIEW) -> Alarm:
 
 def _raise(request, kind, payload: RaiseIn):
     me = access_me(request.user)
-    source = Alarm.Source.DISCREET if payload.discreet else Alarm.Source.APP
+    source = (Alarm.Source.DEVICE if payload.device else
+              Alarm.Source.DISCREET if payload.discreet else Alarm.Source.APP)
     try:
         return actions.do_raise(me, actor=request.user, kind=kind, source=source,
                                 message=payload.message, lat=payload.lat, lon=payload.lon,
