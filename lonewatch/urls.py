@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from lonewatch.accounts import views as accounts
+from lonewatch.alarms import report as alarm_report
 from lonewatch.alarms import views as alarms
 from lonewatch.api.urls import api, unknown_endpoint
 from lonewatch.escalation import views as escalation
@@ -49,6 +50,7 @@ urlpatterns = [
     path("escalations/<int:escalation_id>/resolve", visits.resolve, name="escalation_resolve"),
     path("buddy/", visits.buddy, name="buddy"),
     path("console/", alarms.console, name="console"),
+    path("reports/alarms", alarm_report.alarm_report, name="alarm_report"),
     path("console/fragment", alarms.console_fragment, name="console_fragment"),
     path("console/events", alarms.console_events, name="console_events"),
     path("console/duty", alarms.duty, name="console_duty"),

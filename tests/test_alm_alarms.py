@@ -273,3 +273,39 @@ def test_alm_07_red_alarm_forwarded_by_webhook_and_accepted_from_a_device(client
     assert body["source"] == "device"
     hook = Delivery.objects.get(channel="webhook")
     assert hook.purpose == "alarm_raised" and hook.address == "https://arc.example.invalid/in"
+
+
+def test_alm_03_bs_8484_answer_times_and_monthly_figures(trust, desk, as_person, time_machine):
+    from lonewatch.alarms.report import figures
+
+    time_machine.move_to("2026-11-20 10:00:00+00:00", tick=False)
+    olivia = trust.people["olivia"].user
+    nina = trust.people["nina"]
+    for seconds in (5, 8, 9, 30, 50):
+        alarm = actions.do_raise(nina, actor=nina.user, kind="red")
+        time_machine.shift(timedelta(seconds=seconds))
+        actions.do_acknowledge(alarm, actor=olivia)
+        actions.do_close(alarm, actor=olivia, category="false_alarm", worker_agreed=True)
+    drill = actions.do_raise(nina, actor=nina.user, kind="red", drill=True)
+    actions.do_raise(nina, actor=nina.user, kind="amber")
+    result = figures(list(Alarm.objects.filter(drill=False)))
+    assert result["reds"] == 5 and result["within10"] == 60.0 and result["within40"] == 80.0
+    november = result["months"][-1]
+    assert (november.red, november.amber, november.false, november.false_rate) == (5, 1, 5,
+                                                                                   100.0)
+    assert november.ack_p95 == 50.0 and round(november.ack_mean, 1) == 20.4
+    client = as_person(trust.people["leslie"], verified=True)
+    page = client.get("/reports/alarms").content.decode()
+    assert "60.0%" in page and "Not met" in page and drill.pk
+    csv_text = client.get("/reports/alarms?format=csv").content.decode()
+    assert csv_text.splitlines()[-1].startswith("Nov 2026,5,1,0,0,5,100.0,20.4,50.0")
+    assert as_person(trust.people["nina"]).get("/reports/alarms").status_code == 403
+
+
+def test_alm_03_report_has_twelve_consecutive_months(db, time_machine):
+    from lonewatch.alarms.report import figures
+
+    time_machine.move_to("2027-03-01 10:00:00+00:00", tick=False)
+    labels = [m.label for m in figures([])["months"]]
+    assert labels[0] == "Apr 2026" and labels[-1] == "Mar 2027" and "Feb 2027" in labels
+    assert len(set(labels)) == 12

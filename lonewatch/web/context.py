@@ -17,6 +17,8 @@ def navigation(request):
             items.append(("console", "Console"))
         if perms.can_anywhere(user, perms.VIEW, perms.SESSION):
             items.append(("board", "Board"))
+        if perms.can_anywhere(user, perms.VIEW, perms.ALARM):
+            items.append(("alarm_report", "Alarm figures"))
         if perms.can_anywhere(user, perms.VIEW, perms.PERSON):
             items.append(("people", "People"))
         if perms.can_anywhere(user, perms.VIEW, perms.TEAM):
