@@ -93,6 +93,8 @@ try:
     # as milliseconds through LONEWATCH_ALARM_STREAM_POLL_MS).
     ALARM_STREAM_POLL_SECONDS = env_int("LONEWATCH_ALARM_STREAM_POLL_MS", 200, minimum=20,
                                         maximum=5000) / 1000
+    ALARM_AUDIO_CHUNK_BYTES = env_int("LONEWATCH_ALARM_AUDIO_CHUNK_BYTES", 1_000_000,
+                                      minimum=1_000, maximum=10_000_000)
     BOARD_POLL_SECONDS = env_int("LONEWATCH_BOARD_POLL_SECONDS", 2, minimum=1, maximum=60)
     DELIVERY_LEASE_SECONDS = env_int("LONEWATCH_DELIVERY_LEASE_SECONDS", 60, minimum=5)
     DELIVERY_MAX_ATTEMPTS = env_int("LONEWATCH_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)

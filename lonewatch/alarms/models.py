@@ -118,3 +118,27 @@ class OperatorDuty(models.Model):
 
     def __str__(self):
         return f"{self.person} on duty"
+
+
+class AudioChunk(models.Model):
+    """One piece of the audio a worker's phone streams during a red alert (ALM-02).
+
+    Chunks may arrive late, out of order or twice; the recording is the chunks in
+    sequence order, and a chunk received again with the same content changes nothing.
+    """
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="audio_chunks")
+    seq = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["alarm", "seq"], name="one_chunk_per_sequence"),
+        ]
+
+    def __str__(self):
+        return f"chunk {self.seq} of alarm {self.alarm_id}"

@@ -2,12 +2,13 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from lonewatch.alarms import actions, stream
+from lonewatch.alarms import actions, audio, stream
 from lonewatch.alarms.models import Alarm
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
@@ -84,6 +85,12 @@ class CancelIn(Schema):
 class CancelOut(Schema):
     id: int
     cancelled: bool
+
+
+class ChunkOut(Schema):
+    seq: int
+    size: int
+    received: int
 
 
 class LocationIn(Schema):
@@ -214,6 +221,36 @@ def cancel(request, alarm_id: int, payload: CancelIn):
         raise HttpError(400, str(error)) from None
     # The same answer for the PIN and the duress PIN: nothing on the phone tells them apart.
     return {"id": alarm.pk, "cancelled": True}
+
+
+@router.post("/alarms/{alarm_id}/audio", response={201: ChunkOut, 400: Error, 403: Error,
+                                                   404: Error, 409: Error, 413: Error,
+                                                   415: Error},
+             summary="A chunk of audio (the body, with its Content-Type) at position `seq`")
+def add_audio(request, alarm_id: int, seq: int):
+    alarm = _access(request.user, alarm_id)
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > settings.ALARM_AUDIO_CHUNK_BYTES:
+        # Refused before the body is read.
+        raise HttpError(413, f"A chunk can be at most {settings.ALARM_AUDIO_CHUNK_BYTES} bytes.")
+    try:
+        chunk = audio.add_chunk(alarm, actor=request.user, seq=seq,
+                                content_type=request.content_type, data=request.body)
+    except audio.AudioError as error:
+        raise HttpError(error.status, str(error)) from None
+    return Status(201, {"seq": chunk.seq, "size": chunk.size,
+                        "received": alarm.audio_chunks.count()})
+
+
+@router.get("/alarms/{alarm_id}/recording", response={200: None, 403: Error, 404: Error},
+            summary="The recording so far (every read is audited)")
+def get_recording(request, alarm_id: int):
+    alarm = _access(request.user, alarm_id, perms.ACT)
+    data, content_type, waiting = audio.recording(alarm, actor=request.user)
+    response = HttpResponse(data, content_type=content_type)
+    response["X-Chunks-Waiting"] = str(waiting)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/alarms/{alarm_id}/locations", response={200: AlarmOut, 400: Error, 403: Error,
