@@ -371,3 +371,19 @@ def test_alm_02_no_audio_for_a_closed_alarm(client, trust, desk, settings, tmp_p
     post(client, f"/api/v1/alarms/{aid}/cancel", desk["nina"], {"pin": "2468"})
     response = _chunk(client, desk["nina"], aid, 0, WEBM)
     assert response.status_code == 409 and "not open" in response.json()["detail"]
+
+
+def test_alm_06_security_manager_told_of_every_recorded_incident_and_no_other(trust, desk):
+    olivia = trust.people["olivia"].user
+    nina = trust.people["nina"]
+    outcomes = [("genuine", False, 1), ("genuine_closed_safely", False, 1),
+                ("false_alarm", False, 0), ("genuine", True, 0)]
+    for category, drill, told in outcomes:
+        Delivery.objects.filter(purpose="incident_recorded").delete()
+        alarm = actions.do_raise(nina, actor=nina.user, kind="red", drill=drill)
+        actions.do_acknowledge(alarm, actor=olivia)
+        actions.do_close(alarm, actor=olivia, category=category, worker_agreed=True)
+        sent = Delivery.objects.filter(purpose="incident_recorded", channel="in_app")
+        assert sent.count() == told, (category, drill)
+        if told:
+            assert sent.get().recipient == trust.people["leslie"]

@@ -292,36 +292,29 @@ def board_events(request):
     return response
 
 
-@require_POST
-def set_pin(request):
+def _save_pin(request, setter, anchor: str, done: str):
     me = access_me(request.user)
     form = PinForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors["pin"]))
     else:
         try:
-            actions.do_set_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
+            setter(me, pin=form.cleaned_data["pin"], actor=request.user)
         except SessionError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, "Your check-out PIN is set.")
-    return redirect(reverse("profile") + "#pin")
+            messages.success(request, done)
+    return redirect(reverse("profile") + anchor)
+
+
+@require_POST
+def set_pin(request):
+    return _save_pin(request, actions.do_set_pin, "#pin", "Your check-out PIN is set.")
 
 
 @require_POST
 def set_duress_pin(request):
-    me = access_me(request.user)
-    form = PinForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(form.errors["pin"]))
-    else:
-        try:
-            actions.do_set_duress_pin(me, pin=form.cleaned_data["pin"], actor=request.user)
-        except SessionError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, "Your duress PIN is set.")
-    return redirect(reverse("profile") + "#duress")
+    return _save_pin(request, actions.do_set_duress_pin, "#duress", "Your duress PIN is set.")
 
 
 @require_POST
