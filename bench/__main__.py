@@ -7,7 +7,7 @@
 import importlib
 import sys
 
-ALL = ["checkins", "overdue", "memory"]
+ALL = ["checkins", "overdue", "memory", "alarms"]
 
 
 def main() -> None:
