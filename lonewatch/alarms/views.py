@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,6 +13,7 @@ from lonewatch.alarms import actions, stream
 from lonewatch.alarms.models import Alarm, OperatorDuty
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_me
+from lonewatch.core.sse import event_stream
 from lonewatch.escalation.models import Escalation
 
 A = Alarm.State
@@ -58,12 +59,7 @@ def console_fragment(request):
 
 def console_events(request):
     _operator(request)
-    response = StreamingHttpResponse(
-        stream.events(request.user, request.headers.get("Last-Event-ID")),
-        content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream(stream.events(request.user, request.headers.get("Last-Event-ID")))
 
 
 @require_POST

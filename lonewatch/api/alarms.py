@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -13,6 +13,7 @@ from lonewatch.alarms.models import Alarm
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_me
+from lonewatch.core.sse import event_stream
 from lonewatch.visits.actions import SessionError
 
 router = Router(tags=["alarms"])
@@ -146,12 +147,7 @@ def list_alarms(request, state: str | None = None):
             "with the alarm's JSON; `Last-Event-ID` resumes after a disconnection",
             response={200: None})
 def alarm_events(request):
-    response = StreamingHttpResponse(
-        stream.events(request.user, request.headers.get("Last-Event-ID")),
-        content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream(stream.events(request.user, request.headers.get("Last-Event-ID")))
 
 
 @router.get("/alarms/{alarm_id}", response={200: AlarmDetail, 404: Error})

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,6 +17,7 @@ from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_escalation, access_me, access_session
 from lonewatch.core.permissions import Role
+from lonewatch.core.sse import event_stream
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation.models import Escalation
 from lonewatch.notify.models import Delivery
@@ -286,10 +286,7 @@ def board_events(request):
             last = version
             time.sleep(settings.BOARD_POLL_SECONDS)
 
-    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream(stream())
 
 
 def _save_pin(request, setter, anchor: str, done: str):
