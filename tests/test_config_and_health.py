@@ -115,6 +115,7 @@ def test_esc_03_healthz_reports_an_overdue_step_nobody_fired(client, start_sessi
                                                              time_machine, settings):
     """The watchdog's view: with no worker running, the missed deadline shows its age."""
     from lonewatch.escalation import actions as engine
+    from lonewatch.notify.actions import send_due
 
     settings.WATCHDOG_GRACE_SECONDS = 30
     time_machine.move_to("2026-11-23 09:00:00+00:00", tick=False)
@@ -126,11 +127,17 @@ def test_esc_03_healthz_reports_an_overdue_step_nobody_fired(client, start_sessi
     body = client.get("/healthz").json()
     assert body["oldest_missed_deadline_seconds"] == 60.0
     assert body["escalation"] == "behind" and body["status"] == "degraded"
-    engine.start_due()
+    engine.start_due()  # the first step (the worker, at once) fires in the same pass
     body = client.get("/healthz").json()
     assert body["oldest_missed_deadline_seconds"] is None
+    assert body["oldest_overdue_step_seconds"] is None
+    time_machine.move_to("2026-11-23 09:16:00+00:00", tick=False)  # the buddy's was 09:15
+    Heartbeat.objects.update(beat_at=clock.now())
+    body = client.get("/healthz").json()
     assert body["oldest_overdue_step_seconds"] == 60.0
+    assert body["escalation"] == "behind" and body["status"] == "degraded"
     engine.fire_due()
+    send_due()
     body = client.get("/healthz").json()
     assert body["escalation"] == "ok" and body["status"] == "ok"
 

@@ -434,3 +434,53 @@ def test_esc_02_acknowledged_but_never_closed_keeps_being_chased(at, start_sessi
     at(minutes=200)
     tick()
     assert not Delivery.objects.filter(purpose="handling_reminder_3").exists()
+
+
+def test_esc_03_missed_deadline_and_the_workers_own_first_step_in_one_pass(at, start_session,
+                                                                          trust):
+    """The burst path: the deadline's pass starts the escalation and, when the first step
+    is the worker's and already due, fires it too; the timeline reads in order."""
+    session = start_session(interval=600)
+    at(minutes=10)
+    assert engine.start_due() == 1
+    escalation = Escalation.objects.get(session=session)
+    assert (escalation.next_step, escalation.state) == (1, "open")
+    assert escalation.next_step_at == escalation.missed_at + timedelta(minutes=5)
+    assert told(session) == [("nina", "push"), ("nina", "sms"), ("nina", "in_app")]
+    kinds = list(SessionEvent.objects.filter(session=session).order_by("id")
+                 .values_list("kind", flat=True))
+    assert kinds[-3:] == ["deadline_missed", "step_fired", "delivery"]
+    sms = Delivery.objects.get(session=session, channel="sms")
+    assert (sms.status, sms.escalation_id, sms.address) == ("pending", escalation.pk,
+                                                            "+447700900100")
+    assert engine.fire_due() == 0  # nothing left for the step scanner
+
+
+def test_esc_03_a_first_step_for_someone_else_waits_for_the_step_scanner(at, start_session,
+                                                                         trust):
+    do_set_policy(trust.north, [{"after_seconds": 0, "notify": "buddy", "channels": ["in_app"]}],
+                  actor=None)
+    session = start_session(interval=600)
+    at(minutes=10)
+    engine.start_due()
+    assert Escalation.objects.get(session=session).next_step == 0 and told(session) == []
+    engine.fire_due()
+    assert told(session) == [("ben", "in_app")]
+
+
+def test_esc_03_burst_of_missed_deadlines_gets_distinct_escalations(at, start_session, trust):
+    """Escalation ids are reserved before the rows are written (COPY on PostgreSQL):
+    each session's deliveries point at its own escalation."""
+    sessions = [start_session(interval=600)]
+    for name in ("ben", "sol"):  # the same visit, copied for two more workers
+        copy = Session.objects.get(pk=sessions[0].pk)
+        copy.pk, copy.worker = None, trust.people[name]
+        copy.save()
+        sessions.append(copy)
+    at(minutes=10)
+    assert engine.start_due() == 3
+    for session in sessions:
+        escalation = Escalation.objects.get(session=session)
+        assert set(Delivery.objects.filter(session=session).values_list(
+            "escalation_id", flat=True)) == {escalation.pk}
+    assert Escalation.objects.count() == 3 == len({e.pk for e in Escalation.objects.all()})

@@ -8,10 +8,10 @@ as the step's deliveries are queued, so a step can neither be lost nor fire twic
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from django.db import connection, transaction
 
 from lonewatch import clock
 from lonewatch.core import audit, bulk
@@ -28,40 +28,80 @@ class EscalationConflict(Exception):
     """The escalation is not in a state that allows this (HTTP 409)."""
 
 
-def _hhmm(moment) -> str:
-    return timezone.localtime(moment).strftime("%H:%M")
+START_BATCH = 5000
 
 
-def start_due(limit: int = 500) -> int:
-    """Start an escalation for every active session whose deadline has passed."""
+def start_due(limit: int = START_BATCH) -> int:
+    """Start an escalation for every active session whose deadline has passed.
+
+    A first step that is already due and goes to the worker (the trust policy's "check
+    in now") is fired in the same transaction, so the worker hears at once. Rows are
+    built as plain values and written by COPY: a burst of thousands of deadlines that
+    fall together costs a few statements per batch, not several per session.
+    """
     now = clock.now()
     with transaction.atomic():
-        ids = claim(
-            Session.objects.filter(state=Session.State.ACTIVE, due_at__lte=now).order_by("due_at"),
-            limit=limit, update={"state": Session.State.OVERDUE},
-        )
-        if not ids:
+        rows = _claim_overdue(now, limit)
+        if not rows:
             return 0
+        new_ids = iter(bulk.reserve_ids(Escalation, len(rows)))
         steps_by_team: dict = {}
-        escalations, events = [], []
-        for session in Session.objects.filter(pk__in=ids).select_related(
-                "worker__team__directorate"):
-            team = session.worker.team
-            if team not in steps_by_team:
-                steps_by_team[team] = [s.as_json() for s in policy.steps_for(team)]
-            steps = steps_by_team[team]
-            escalations.append(Escalation(
-                session=session, missed_at=session.due_at, steps=steps, next_step=0,
-                next_step_at=session.due_at + timedelta(seconds=steps[0]["after_seconds"]),
-            ))
-            events.append(SessionEvent(
-                session=session, at=now, kind=SessionEvent.Kind.DEADLINE_MISSED,
-                summary=f"Check-in due at {_hhmm(session.due_at)} was missed: escalation started",
-                data={"due_at": session.due_at.isoformat()},
-            ))
-        bulk.insert(Escalation, escalations)
-        bulk.insert(SessionEvent, events)
-    return len(ids)
+        escalations, events, outbox = [], [], notify.Outbox()
+        for (pk, due_at, address, postcode, last_contact_at, worker_id, name, email, mobile,
+             organisation_id, team_id) in rows:
+            key = (team_id, organisation_id)
+            if key not in steps_by_team:
+                steps_by_team[key] = [s.as_json() for s in policy.steps_for_team(*key)]
+            steps = steps_by_team[key]
+            # What a step's message and deliveries read of the session, without loading it.
+            worker = SimpleNamespace(pk=worker_id, full_name=name, email=email, mobile=mobile,
+                                     organisation_id=organisation_id)
+            session = SimpleNamespace(pk=pk, worker=worker, address=address, postcode=postcode,
+                                      last_contact_at=last_contact_at)
+            escalation = SimpleNamespace(
+                pk=next(new_ids), steps=steps, missed_at=due_at, next_step=0,
+                next_step_at=due_at + timedelta(seconds=steps[0]["after_seconds"]))
+            events.append(_event(pk, now, SessionEvent.Kind.DEADLINE_MISSED,
+                                 f"Check-in due at {clock.hhmm(due_at)} was missed: escalation "
+                                 "started", {"due_at": due_at.isoformat()}))
+            if steps[0]["target"] == Target.WORKER and escalation.next_step_at <= now:
+                _step(escalation, session, [worker], now, outbox, events)
+            escalations.append({
+                "id": escalation.pk, "session_id": pk, "state": Escalation.State.OPEN,
+                "missed_at": due_at, "steps": steps, "next_step": escalation.next_step,
+                "next_step_at": escalation.next_step_at, "active_token": uuid.uuid4(),
+                "outcome": "", "note": ""})
+        bulk.insert_rows(Escalation, escalations)
+        bulk.insert_rows(SessionEvent, events)  # the step first, then what it sent
+        outbox.save(need_ids=False)
+    return len(rows)
+
+
+OVERDUE_COLUMNS = ("pk", "due_at", "address", "postcode", "last_contact_at", "worker_id",
+                   "worker__full_name", "worker__email", "worker__mobile",
+                   "worker__organisation_id", "worker__team_id")
+
+
+def _claim_overdue(now, limit: int) -> list[tuple]:
+    """Mark up to ``limit`` sessions past their deadline overdue, and return what their
+    escalations need (``OVERDUE_COLUMNS``). On PostgreSQL one statement claims, marks
+    and reads them (``FOR UPDATE SKIP LOCKED``: another worker takes the next ones)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE visits_session AS s SET state = %s "
+                "FROM (SELECT id FROM visits_session WHERE state = %s AND due_at <= %s "
+                "      ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) AS due, "
+                "     org_person AS p "
+                "WHERE s.id = due.id AND p.id = s.worker_id "
+                "RETURNING s.id, s.due_at, s.address, s.postcode, s.last_contact_at, p.id, "
+                "          p.full_name, p.email, p.mobile, p.organisation_id, p.team_id",
+                [Session.State.OVERDUE, Session.State.ACTIVE, now, limit])
+            return cursor.fetchall()
+    ids = claim(
+        Session.objects.filter(state=Session.State.ACTIVE, due_at__lte=now).order_by("due_at"),
+        limit=limit, update={"state": Session.State.OVERDUE})
+    return list(Session.objects.filter(pk__in=ids).values_list(*OVERDUE_COLUMNS))
 
 
 def fire_due(limit: int = 200) -> int:
@@ -83,7 +123,7 @@ def fire_due(limit: int = 200) -> int:
                    and escalation.next_step_at is not None and escalation.next_step_at <= now):
                 _fire(escalation, now, outbox, events)
             fired.append(escalation)
-        bulk.insert(SessionEvent, events)  # the step first, then what it sent
+        bulk.insert_rows(SessionEvent, events)  # the step first, then what it sent
         outbox.save(need_ids=False)
         # Escalations missed together move on together: one UPDATE per distinct next step
         # (Django's bulk_update builds a CASE per row and costs more than it saves here).
@@ -97,38 +137,46 @@ def fire_due(limit: int = 200) -> int:
     return len(ids)
 
 
+def _event(session_id: int, at, kind: str, summary: str, data: dict | None = None) -> dict:
+    return {"session_id": session_id, "at": at, "kind": kind, "summary": summary[:300],
+            "data": data or {}}
+
+
 def _fire(escalation: Escalation, now, outbox, events: list) -> None:
     session = escalation.session
+    target = escalation.steps[escalation.next_step]["target"]
+    people = recipients.resolve(target, session)
+    if target == Target.ALARM_CENTRE:
+        from lonewatch.alarms.actions import raise_from_escalation
+
+        raise_from_escalation(session, escalation.pk)
+    _step(escalation, session, people, now, outbox, events)
+
+
+def _step(escalation, session, people: list, now, outbox, events: list) -> None:
+    """Send the escalation's next step to ``people`` and move it on to the one after."""
     number = escalation.next_step
     step = escalation.steps[number]
     scheduled = escalation.next_step_at
-    people = recipients.resolve(step["target"], session)
     subject, body, link = messages.escalation_step(session, escalation, step["target"], now)
+    late = (now - scheduled).total_seconds()
+    names = ", ".join(p.full_name for p in people) or "nobody (no one holds this role)"
+    channels = ", ".join(Channel(c).label.lower() for c in step["channels"])
+    events.append(_event(
+        session.pk, now, SessionEvent.Kind.STEP_FIRED,
+        f"Step {number + 1}: {Target(step['target']).label} told ({names}) by {channels}",
+        {"step": number + 1, "target": step["target"], "late_seconds": round(late, 1),
+         "recipients": [p.pk for p in people], "escalation": escalation.pk}))
+    if late > settings.WATCHDOG_GRACE_SECONDS:
+        events.append(_event(
+            session.pk, now, SessionEvent.Kind.WATCHDOG,
+            f"Step {number + 1} fired {round(late)} s late: no worker was free to fire it on "
+            "time (stopped, crashed or overloaded)",
+            {"step": number + 1, "late_seconds": round(late, 1)}))
     outbox.add(people, step["channels"], subject=subject, body=body, link=link,
                purpose=f"escalation_step_{number + 1}",
                organisation_id=session.worker.organisation_id, session=session,
                escalation=escalation, due_at=scheduled)
-    if step["target"] == Target.ALARM_CENTRE:
-        from lonewatch.alarms.actions import raise_from_escalation
-
-        raise_from_escalation(session, escalation.pk)
-    late = (now - scheduled).total_seconds()
-    names = ", ".join(p.full_name for p in people) or "nobody (no one holds this role)"
-    channels = ", ".join(Channel(c).label.lower() for c in step["channels"])
-    events.append(SessionEvent(
-        session=session, at=now, kind=SessionEvent.Kind.STEP_FIRED,
-        summary=f"Step {number + 1}: {Target(step['target']).label} told ({names}) by "
-                f"{channels}"[:300],
-        data={"step": number + 1, "target": step["target"], "late_seconds": round(late, 1),
-              "recipients": [p.pk for p in people], "escalation": escalation.pk},
-    ))
-    if late > settings.WATCHDOG_GRACE_SECONDS:
-        events.append(SessionEvent(
-            session=session, at=now, kind=SessionEvent.Kind.WATCHDOG,
-            summary=f"Step {number + 1} fired {round(late)} s late: no worker was free to "
-                    "fire it on time (stopped, crashed or overloaded)",
-            data={"step": number + 1, "late_seconds": round(late, 1)},
-        ))
     escalation.next_step = number + 1
     if escalation.next_step < len(escalation.steps):
         after = escalation.steps[escalation.next_step]["after_seconds"]
@@ -153,12 +201,11 @@ def _remind_handler(escalation: Escalation, now, outbox, events: list) -> None:
                link=link, purpose=f"handling_reminder_{times}",
                organisation_id=session.worker.organisation_id, session=session,
                escalation=escalation, due_at=escalation.next_step_at)
-    events.append(SessionEvent(
-        session=session, at=now, kind=SessionEvent.Kind.REMINDER,
-        summary=f"Still open {round((now - escalation.acknowledged_at).total_seconds() / 60)} "
-                f"min after {handler.full_name} took it: asked "
-                f"{', '.join(p.full_name for p in people)} to record the outcome"[:300],
-        data={"escalation": escalation.pk, "reminder": times}))
+    events.append(_event(
+        session.pk, now, SessionEvent.Kind.REMINDER,
+        f"Still open {round((now - escalation.acknowledged_at).total_seconds() / 60)} min "
+        f"after {handler.full_name} took it: asked {', '.join(p.full_name for p in people)} "
+        "to record the outcome", {"escalation": escalation.pk, "reminder": times}))
     escalation.next_step_at = now + interval
 
 

@@ -45,12 +45,19 @@ class PolicyError(ValueError):
 
 def steps_for(team) -> list[Step]:
     """The team's steps, else the organisation's default, else the trust policy's."""
+    if team is None:
+        return list(DEFAULT_STEPS)
+    return steps_for_team(team.pk, team.directorate.organisation_id)
+
+
+def steps_for_team(team_id: int | None, organisation_id: int) -> list[Step]:
+    """The steps for a worker in this team (or in no team) of this organisation."""
     policy = None
-    if team is not None:
-        policy = EscalationPolicy.objects.filter(team=team).first()
-        if policy is None:
-            policy = EscalationPolicy.objects.filter(
-                organisation_id=team.directorate.organisation_id, team__isnull=True).first()
+    if team_id is not None:
+        policy = EscalationPolicy.objects.filter(team_id=team_id).first()
+    if policy is None:
+        policy = EscalationPolicy.objects.filter(organisation_id=organisation_id,
+                                                 team__isnull=True).first()
     if policy is None:
         return list(DEFAULT_STEPS)
     return [Step(s.after_seconds, s.target, tuple(s.channels)) for s in policy.steps.all()]

@@ -9,6 +9,7 @@ lease runs out; the idempotency key goes with every attempt.
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -43,72 +44,96 @@ def _address(person, channel) -> str:
 class Outbox:
     """Deliveries, and their lines on the timeline, gathered inside one transaction and
     written together: a batch of escalation steps costs a few statements, not a few
-    per message."""
+    per message. Rows are dicts of column values until they are saved."""
 
     def __init__(self):
-        self.deliveries: list[Delivery] = []
-        self.events: list[SessionEvent] = []
+        self.deliveries: list[dict] = []
+        self.events: list[dict] = []
+        self._webhooks: dict = {}
 
     def add(self, people, channels, *, subject: str, body: str, link: str, purpose: str,
             organisation_id, session=None, escalation=None,
-            due_at: datetime | None = None) -> list[Delivery]:
-        """One delivery per person per channel (webhooks: one per endpoint)."""
+            due_at: datetime | None = None) -> list[dict]:
+        """One delivery per person per channel (webhooks: one per endpoint).
+
+        ``people`` need only ``pk``, ``full_name``, ``email`` and ``mobile``; ``session``
+        and ``escalation`` only ``pk``."""
         now = clock.now()
-        common = {"organisation_id": organisation_id, "session": session,
-                  "escalation": escalation, "subject": subject[:200], "body": body,
-                  "link": link, "purpose": purpose, "created_at": now,
-                  "due_at": due_at or now, "next_attempt_at": now}
+        common = {"organisation_id": organisation_id,
+                  "session_id": session.pk if session is not None else None,
+                  "escalation_id": escalation.pk if escalation is not None else None,
+                  "subject": subject[:200], "body": body, "link": link, "purpose": purpose,
+                  "created_at": now, "due_at": due_at or now, "next_attempt_at": now,
+                  "status": Delivery.Status.PENDING, "attempts": 0, "provider_ref": "",
+                  "last_error": ""}
         rows = []
         for channel in channels:
             if channel == Channel.WEBHOOK:
-                rows += [Delivery(channel=channel, address=endpoint.url, **common)
-                         for endpoint in WebhookEndpoint.objects.filter(
-                             organisation_id=organisation_id, active=True)]
+                rows += [common | {"channel": channel, "address": url, "recipient_id": None,
+                                   "idempotency_key": uuid.uuid4()}
+                         for url in self._webhook_urls(organisation_id)]
                 continue
             for person in people:
-                row = Delivery(channel=channel, recipient=person,
-                               address=_address(person, channel), **common)
+                row = common | {"channel": channel, "recipient_id": person.pk,
+                                "address": _address(person, channel),
+                                "idempotency_key": uuid.uuid4()}
+                label = Channel(channel).label
                 if channel == Channel.IN_APP:
                     # Stored is delivered: the person's pages show it from now on.
-                    row.status, row.sent_at, row.next_attempt_at = Delivery.Status.SENT, now, None
-                    row.provider_ref = "in_app"
+                    row |= {"status": Delivery.Status.SENT, "sent_at": now,
+                            "next_attempt_at": None, "provider_ref": "in_app"}
                     self._event(row, SessionEvent.Kind.DELIVERY,
-                                f"{row.get_channel_display()} to {_who(row)}: {row.subject}")
-                elif channel in NO_ADDRESS and not row.address:
+                                f"{label} to {person.full_name}: {row['subject']}")
+                elif channel in NO_ADDRESS and not row["address"]:
                     # An alert that cannot be sent is shown as failed at once, so a manager
                     # sees the gap instead of trusting a message that reaches nobody.
-                    row.status, row.next_attempt_at = Delivery.Status.FAILED, None
-                    row.last_error = NO_ADDRESS[channel]
+                    row |= {"status": Delivery.Status.FAILED, "next_attempt_at": None,
+                            "last_error": NO_ADDRESS[channel]}
                     self._event(row, SessionEvent.Kind.DELIVERY_FAILED,
-                                f"{row.get_channel_display()} to {_who(row)} not possible: "
-                                f"{row.last_error}")
+                                f"{label} to {person.full_name} not possible: "
+                                f"{row['last_error']}")
                 rows.append(row)
         self.deliveries += rows
         return rows
 
-    def _event(self, row: Delivery, kind: str, summary: str) -> None:
-        if row.session is not None:
-            self.events.append(SessionEvent(session=row.session, at=row.created_at, kind=kind,
-                                            summary=summary[:300]))
+    def _webhook_urls(self, organisation_id) -> list[str]:
+        if organisation_id not in self._webhooks:
+            self._webhooks[organisation_id] = list(
+                WebhookEndpoint.objects.filter(organisation_id=organisation_id, active=True)
+                .values_list("url", flat=True))
+        return self._webhooks[organisation_id]
 
-    def save(self, *, need_ids: bool = True) -> None:
-        """Write everything gathered. Without ``need_ids`` the rows go in by COPY on
-        PostgreSQL (much faster for a big batch) and their ids are not read back."""
+    def _event(self, row: dict, kind: str, summary: str) -> None:
+        if row["session_id"] is not None:
+            self.events.append({"session_id": row["session_id"], "at": row["created_at"],
+                                "kind": kind, "summary": summary[:300], "data": {}})
+
+    def save(self, *, need_ids: bool = True) -> list[Delivery]:
+        """Write everything gathered. With ``need_ids`` the deliveries come back as saved
+        objects; without, they go in by COPY on PostgreSQL (much faster for a big batch)
+        and nothing is read back."""
+        saved = []
+        # An in-app message is delivered when it is written, not when it was composed:
+        # in a big batch the two can be a second apart.
+        written = clock.now()
+        for row in self.deliveries:
+            if row["channel"] == Channel.IN_APP:
+                row["sent_at"] = written
         if need_ids:
-            Delivery.objects.bulk_create(self.deliveries)
-            SessionEvent.objects.bulk_create(self.events)
+            saved = Delivery.objects.bulk_create([Delivery(**row) for row in self.deliveries])
+            SessionEvent.objects.bulk_create([SessionEvent(**row) for row in self.events])
         else:
-            bulk.insert(Delivery, self.deliveries)
-            bulk.insert(SessionEvent, self.events)
+            bulk.insert_rows(Delivery, self.deliveries)
+            bulk.insert_rows(SessionEvent, self.events)
         self.deliveries, self.events = [], []
+        return saved
 
 
 def queue(people, channels, **message) -> list[Delivery]:
     """Queue one message now, inside the caller's transaction."""
     outbox = Outbox()
-    rows = outbox.add(people, channels, **message)
-    outbox.save()
-    return rows
+    outbox.add(people, channels, **message)
+    return outbox.save()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -142,17 +167,17 @@ def send_due(limit: int = 200) -> int:
             delivery.last_error = ""
             sent.append(delivery)
             if delivery.session_id:
-                events.append(SessionEvent(
-                    session_id=delivery.session_id, at=delivery.sent_at,
-                    kind=SessionEvent.Kind.DELIVERY,
-                    summary=f"{delivery.get_channel_display()} to {_who(delivery)}: "
-                            f"{delivery.subject}"[:300],
-                    data={"delivery": delivery.pk, "attempts": delivery.attempts,
-                          "late_seconds": round((delivery.sent_at - delivery.due_at)
-                                                .total_seconds(), 1)}))
+                events.append({
+                    "session_id": delivery.session_id, "at": delivery.sent_at,
+                    "kind": SessionEvent.Kind.DELIVERY,
+                    "summary": f"{delivery.get_channel_display()} to {_who(delivery)}: "
+                               f"{delivery.subject}"[:300],
+                    "data": {"delivery": delivery.pk, "attempts": delivery.attempts,
+                             "late_seconds": round((delivery.sent_at - delivery.due_at)
+                                                   .total_seconds(), 1)}})
     with transaction.atomic():
         _mark_sent(sent)
-        SessionEvent.objects.bulk_create(events)
+        bulk.insert_rows(SessionEvent, events)
         if unsent:
             Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING).update(
                 next_attempt_at=clock.now(), attempts=F("attempts") - 1)
@@ -172,9 +197,8 @@ def _mark_sent(sent: list[Delivery]) -> None:
         cursor.execute(
             f"WITH v(id, sent_at, ref) AS (VALUES {values}) "  # noqa: S608 - no user input
             f"UPDATE {table} SET status = 'sent', next_attempt_at = NULL, last_error = '', "
-            f"sent_at = (SELECT v.sent_at FROM v WHERE v.id = {table}.id), "
-            f"provider_ref = (SELECT v.ref FROM v WHERE v.id = {table}.id) "
-            f"WHERE id IN (SELECT id FROM v) AND status = 'pending'",
+            f"sent_at = v.sent_at, provider_ref = v.ref FROM v "
+            f"WHERE {table}.id = v.id AND {table}.status = 'pending'",
             params,
         )
 

@@ -5,13 +5,13 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 
+from lonewatch import clock
 from lonewatch.escalation.models import Target
 
 
 def _time(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%H:%M")
+    return clock.hhmm(moment)
 
 
 def _ago(now: datetime, moment: datetime) -> str:
@@ -43,11 +43,6 @@ def escalation_step(session, escalation, target: str, now: datetime) -> tuple[st
     """Subject, body and link for one escalation step."""
     worker = session.worker
     where = session.address + (f", {session.postcode}" if session.postcode else "")
-    missed = f"missed the check-in due at {_time(escalation.missed_at)} " \
-             f"({_ago(now, escalation.missed_at)})"
-    contact = f"Last contact {_time(session.last_contact_at)}."
-    phone = f" Call them on {worker.mobile}." if worker.mobile else ""
-    act = link("escalation", escalation.pk)
     if target == Target.WORKER:
         return (
             "Check in now",
@@ -56,6 +51,11 @@ def escalation_step(session, escalation, target: str, now: datetime) -> tuple[st
             "safety will be told.",
             link("my_day"),
         )
+    missed = f"missed the check-in due at {_time(escalation.missed_at)} " \
+             f"({_ago(now, escalation.missed_at)})"
+    contact = f"Last contact {_time(session.last_contact_at)}."
+    phone = f" Call them on {worker.mobile}." if worker.mobile else ""
+    act = link("escalation", escalation.pk)
     if target == Target.POLICE_ADVICE:
         return (
             f"URGENT: consider calling the police about {worker.full_name}",

@@ -120,7 +120,7 @@ def test_message(request):
                       organisation_id=person.organisation_id)
     for row in rows:
         # Each test carries its own confirmation link, so a click proves that channel.
-        row.link = texts.link("channel_confirm", row.idempotency_key)
+        row["link"] = texts.link("channel_confirm", row["idempotency_key"])
     with transaction.atomic():
         outbox.save()
     messages.success(request, "Test messages are on their way. Check your phone and email, "

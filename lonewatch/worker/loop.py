@@ -51,7 +51,7 @@ def scanners() -> list[Scanner]:
 
 
 class Worker:
-    def __init__(self, *, poll_seconds: float = 0.5):
+    def __init__(self, *, poll_seconds: float = 0.2):
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
