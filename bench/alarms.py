@@ -2,21 +2,35 @@
 alarms arriving over HTTP at a steady rate, how long from the POST's answer to the
 event reaching every console. Two server processes on PostgreSQL (the event must
 cross processes), then the embedded default (SQLite, one process).
+
+Alarms arrive open-loop: several phones post on a fixed timetable (50 a second by
+default) whether or not earlier answers have come back, so a slow server shows up as
+a lower rate and longer answers rather than as a slower client, and alarm
+transactions overlap as they would in real life. Each console and each phone keeps one
+connection; the figures say which server process holds each, so a PostgreSQL run shows
+events crossing from one process to the other.
 """
 
+import http.client
+import json
 import os
 import shutil
 import sys
 import threading
 import time
-
-import requests
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.common import lonewatch_env, run, scratch_database, server, temp_dir
 
 CONSOLES = int(os.environ.get("BENCH_CONSOLES", "20"))
 RATE = float(os.environ.get("BENCH_ALARM_RATE", "50"))
 SECONDS = float(os.environ.get("BENCH_ALARM_SECONDS", "10"))
+PHONES = int(os.environ.get("BENCH_PHONES", "8"))  # concurrent posting connections
+THREADS = int(os.environ.get("BENCH_THREADS", "32"))  # LONEWATCH_SERVER_THREADS' default
+POLL_MS = os.environ.get("BENCH_ALARM_POLL_MS", "50")  # LONEWATCH_ALARM_STREAM_POLL_MS's
+IDLE_SECONDS = 5
 
 SEED = r"""
 import sys
@@ -44,47 +58,129 @@ for w in workers:
 """
 
 
+_serving: dict[int, int | str] = {}
+
+
+def serving_process(conn: http.client.HTTPConnection, server_port: int) -> int | str:
+    """The pid of the server process holding the other end of ``conn`` (Linux /proc),
+    looked up once per connection."""
+    client_port = conn.sock.getsockname()[1]
+    if client_port not in _serving:
+        _serving[client_port] = _lookup(client_port, server_port) or "unknown"
+    return _serving[client_port]
+
+
+def _lookup(client_port: int, server_port: int) -> int | None:
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+        if local == server_port and remote == client_port and fields[9] != "0":
+            inode = fields[9]
+    if inode is None:
+        return None
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == f"socket:[{inode}]" for fd in fd_dir.iterdir()):
+                return int(fd_dir.parent.name)
+        except OSError:
+            continue  # not ours to read, or gone
+    return None
+
+
+def server_cpu_seconds(port: int) -> float:
+    """CPU time used so far by the granian processes serving ``port``."""
+    ticks = 0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"granian" not in args[1] or str(port).encode() not in args:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def trial(env: dict, workers: int, label: str) -> None:
     lines = run([sys.executable, "-c", SEED, "50"], env=env).stdout.split()
     console_token, worker_tokens = lines[0], lines[1:]
     answered: dict[int, float] = {}
+    answer_ms: list[float] = []
+    answered_by: Counter = Counter()
     seen: list[dict[int, float]] = [{} for _ in range(CONSOLES)]
-    stop = threading.Event()
-    with server(env, workers=workers, threads=CONSOLES + 8) as base:
-        def console(n):
-            headers = {"Authorization": f"Bearer {console_token}"}
-            with requests.get(f"{base}/api/v1/alarms/events", headers=headers, stream=True,
-                              timeout=SECONDS + 30) as response:
-                event = None
-                for line in response.iter_lines(decode_unicode=True):
-                    if stop.is_set():
-                        return
-                    if line.startswith("event: alarm.raised"):
-                        event = "raised"
-                    elif line.startswith("data: ") and event == "raised":
-                        alarm_id = int(line.split('"id": ', 1)[1].split(",", 1)[0])
-                        seen[n].setdefault(alarm_id, time.monotonic())
-                        event = None
+    connected = [threading.Event() for _ in range(CONSOLES)]
+    consoles_on: Counter = Counter()
+    lock = threading.Lock()
+    with server(env, workers=workers, threads=THREADS) as base:
+        host, port = urlsplit(base).hostname, urlsplit(base).port
 
-        threads = [threading.Thread(target=console, args=(n,), daemon=True)
-                   for n in range(CONSOLES)]
-        for t in threads:
+        def console(n):
+            conn = http.client.HTTPConnection(host, port, timeout=SECONDS + 60)
+            conn.request("GET", "/api/v1/alarms/events",
+                         headers={"Authorization": f"Bearer {console_token}"})
+            response = conn.getresponse()
+            event = None
+            while line := response.readline().decode():
+                if line.startswith("retry:"):
+                    # The first bytes: from here on the console hears every new alarm.
+                    with lock:
+                        consoles_on[serving_process(conn, port)] += 1
+                    connected[n].set()
+                elif line.startswith("event: alarm.raised"):
+                    event = "raised"
+                elif line.startswith("data: ") and event == "raised":
+                    alarm_id = int(line.split('"id": ', 1)[1].split(",", 1)[0])
+                    seen[n].setdefault(alarm_id, time.monotonic())
+                    event = None
+
+        def phone(k, started):
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            slot = k
+            while slot < RATE * SECONDS:
+                pause = started + slot / RATE - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                token = worker_tokens[slot % len(worker_tokens)]
+                sent = time.monotonic()
+                conn.request("POST", "/api/v1/alarms", body=json.dumps({"lat": 52.6, "lon": 0.2}),
+                             headers={"Authorization": f"Bearer {token}",
+                                      "Content-Type": "application/json"})
+                response = conn.getresponse()
+                body = response.read()
+                at = time.monotonic()
+                if response.status == 201:
+                    with lock:
+                        answered[json.loads(body)["id"]] = at
+                        answer_ms.append((at - sent) * 1000)
+                        answered_by[serving_process(conn, port)] += 1
+                slot += PHONES
+
+        for n in range(CONSOLES):
+            threading.Thread(target=console, args=(n,), daemon=True).start()
+        for n, ready in enumerate(connected):
+            if not ready.wait(30):
+                raise RuntimeError(f"console {n} did not connect")
+        idle_cpu = server_cpu_seconds(port)
+        time.sleep(IDLE_SECONDS)  # what 20 open, waiting consoles cost the server
+        busy_cpu = server_cpu_seconds(port)
+        idle_cpu = busy_cpu - idle_cpu
+        started = time.monotonic()
+        phones = [threading.Thread(target=phone, args=(k, started), daemon=True)
+                  for k in range(PHONES)]
+        for t in phones:
             t.start()
-        time.sleep(2)  # every console connected
-        session = requests.Session()
-        started, sent = time.monotonic(), 0
-        while time.monotonic() - started < SECONDS:
-            token = worker_tokens[sent % len(worker_tokens)]
-            response = session.post(f"{base}/api/v1/alarms", json={"lat": 52.6, "lon": 0.2},
-                                    headers={"Authorization": f"Bearer {token}"}, timeout=10)
-            if response.status_code == 201:
-                answered[response.json()["id"]] = time.monotonic()
-            sent += 1
-            pause = started + sent / RATE - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-        time.sleep(3)
-        stop.set()
+        for t in phones:
+            t.join()
+        elapsed = time.monotonic() - started
+        deadline = time.monotonic() + 10  # stragglers: count what is still missing then
+        while time.monotonic() < deadline:
+            with lock:
+                if all(answered.keys() <= s.keys() for s in seen):
+                    break
+            time.sleep(0.05)
+        busy_cpu = server_cpu_seconds(port) - busy_cpu
     delays, missing = [], 0
     for alarm_id, at in answered.items():
         for console_seen in seen:
@@ -93,29 +189,40 @@ def trial(env: dict, workers: int, label: str) -> None:
             else:
                 missing += 1
     delays.sort()
+    answer_ms.sort()
 
-    def pct(p):
-        return delays[min(len(delays) - 1, int(p / 100 * len(delays)))] if delays else 0
+    def pct(values, p):
+        return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else 0
 
-    rate = len(answered) / SECONDS
+    def split(counter):
+        return " + ".join(str(n) for _, n in counter.most_common())
+
+    rate = len(answered) / elapsed
     print(f"{label}: {CONSOLES} consoles, {rate:.0f} red alarms/s answered 201 "
-          f"({len(answered)} in {SECONDS:.0f} s)")
-    print(f"  answer -> every console: p50 {pct(50):.0f} ms, p99 {pct(99):.0f} ms, "
+          f"({len(answered)} in {elapsed:.1f} s; {PHONES} phones aiming at {RATE:.0f}/s)")
+    print(f"  POST answer: p50 {pct(answer_ms, 50):.0f} ms, p99 {pct(answer_ms, 99):.0f} ms")
+    print(f"  answer -> every console: p50 {pct(delays, 50):.0f} ms, p99 {pct(delays, 99):.0f} ms, "
           f"worst {delays[-1] if delays else 0:.0f} ms; missed deliveries: {missing}")
+    print(f"  per server process: consoles {split(consoles_on)}; "
+          f"alarms answered {split(answered_by)}")
+    print(f"  server CPU: {100 * idle_cpu / IDLE_SECONDS:.1f} % of a core while the consoles "
+          f"wait, {1000 * busy_cpu / max(1, len(answered)):.1f} ms per alarm answered and "
+          "delivered to every console")
 
 
 def main() -> None:
     data_dir = temp_dir()
     try:
         with scratch_database("lonewatch_bench_alarms") as url:
-            env = lonewatch_env(url, data_dir, LONEWATCH_ALARM_STREAM_POLL_MS="100")
+            env = lonewatch_env(url, data_dir)
             run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
-            trial(env, 2, "PostgreSQL, 2 server processes")
+            trial(env, 2, f"PostgreSQL, 2 server processes x {THREADS} threads")
         sqlite = temp_dir()
         env = lonewatch_env(f"sqlite:///{sqlite}/bench.sqlite3", sqlite,
-                            LONEWATCH_ALARM_STREAM_POLL_MS="100")
+                            LONEWATCH_ALARM_STREAM_POLL_MS=POLL_MS)
         run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
-        trial(env, 1, "SQLite, 1 server process")
+        trial(env, 1, f"SQLite, 1 server process x {THREADS} threads, hub polling every "
+                      f"{POLL_MS} ms")
         shutil.rmtree(sqlite, ignore_errors=True)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -68,7 +68,9 @@ try:
     # TOTP is required for privileged roles; turning it off is for local trials only.
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
     SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)
-    SERVER_THREADS = env_int("LONEWATCH_SERVER_THREADS", 8, minimum=1, maximum=256)
+    # Each open console, alarm event stream or live board holds a thread for up to 5
+    # minutes; a waiting alarm stream costs nothing else, so leave room for them.
+    SERVER_THREADS = env_int("LONEWATCH_SERVER_THREADS", 32, minimum=1, maximum=256)
     # Sessions and escalation (MOV-02, ESC-02). Intervals are whole seconds.
     MIN_CHECKIN_INTERVAL_SECONDS = env_int("LONEWATCH_MIN_CHECKIN_INTERVAL_SECONDS", 300,
                                            minimum=1)
@@ -89,12 +91,28 @@ try:
     ALARM_ACK_SECONDS = env_int("LONEWATCH_ALARM_ACK_SECONDS", 30, minimum=5)
     # How long a worker may cancel a red alert they raised by mistake.
     ALARM_CANCEL_SECONDS = env_int("LONEWATCH_ALARM_CANCEL_SECONDS", 60, minimum=0)
-    # How often an alarm stream looks for new alarm events (seconds; fractions allowed
-    # as milliseconds through LONEWATCH_ALARM_STREAM_POLL_MS).
-    ALARM_STREAM_POLL_SECONDS = env_int("LONEWATCH_ALARM_STREAM_POLL_MS", 200, minimum=20,
+    # On SQLite, how often each server process's alarm event hub looks for new alarm
+    # events: one cheap query per process, however many streams are open (PostgreSQL
+    # announces them instead). Seconds; set in milliseconds (LONEWATCH_ALARM_STREAM_POLL_MS).
+    ALARM_STREAM_POLL_SECONDS = env_int("LONEWATCH_ALARM_STREAM_POLL_MS", 50, minimum=20,
                                         maximum=5000) / 1000
     ALARM_AUDIO_CHUNK_BYTES = env_int("LONEWATCH_ALARM_AUDIO_CHUNK_BYTES", 1_000_000,
                                       minimum=1_000, maximum=10_000_000)
+    # The console's map (ALM-02). No tile URL means no tiles: the map still shows the
+    # worker's point, its accuracy circle and the address, on a plain background, so
+    # nothing reaches outside the trust's network unless a tile server is configured.
+    MAP_TILE_URL = env_str("LONEWATCH_MAP_TILE_URL", "")
+    if MAP_TILE_URL:
+        if not MAP_TILE_URL.startswith(("https://", "http://", "/")):
+            raise ConfigError("LONEWATCH_MAP_TILE_URL must start with https://, http:// or / "
+                              f"(a tile server on this site), not {MAP_TILE_URL!r}")
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in MAP_TILE_URL]
+        if missing:
+            raise ConfigError(f"LONEWATCH_MAP_TILE_URL must contain {{z}}, {{x}} and {{y}} "
+                              f"(missing {', '.join(missing)}), like "
+                              f"https://tiles.example.nhs.uk/{{z}}/{{x}}/{{y}}.png, "
+                              f"not {MAP_TILE_URL!r}")
+    MAP_ATTRIBUTION = env_str("LONEWATCH_MAP_ATTRIBUTION", "")
     BOARD_POLL_SECONDS = env_int("LONEWATCH_BOARD_POLL_SECONDS", 2, minimum=1, maximum=60)
     DELIVERY_LEASE_SECONDS = env_int("LONEWATCH_DELIVERY_LEASE_SECONDS", 60, minimum=5)
     DELIVERY_MAX_ATTEMPTS = env_int("LONEWATCH_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)

@@ -25,6 +25,17 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_alarm_hub():
+    """A test that opens an alarm event stream starts this process's hub; stop it after
+    the test, so its buffer (of rows the test may roll back) and its database
+    connections do not outlive the test."""
+    yield
+    from lonewatch.alarms import hub
+
+    hub.stop()
+
+
 class Trust:
     def __init__(self):
         self.org = Organisation.objects.create(name="Test Trust")

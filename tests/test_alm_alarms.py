@@ -201,7 +201,8 @@ def test_mov_04_worker_sets_a_duress_pin_that_differs_from_the_pin(trust, nina_r
 
 
 def test_alm_02_event_stream_sends_each_change_and_resumes_after_last_event_id(
-        client, trust, desk, settings):
+        transactional_db, client, trust, desk, settings):
+    # transactional_db: the stream's hub reads committed rows from its own thread.
     from lonewatch.alarms import stream
 
     settings.ALARM_STREAM_POLL_SECONDS = 0.01
@@ -387,3 +388,49 @@ def test_alm_06_security_manager_told_of_every_recorded_incident_and_no_other(tr
         assert sent.count() == told, (category, drill)
         if told:
             assert sent.get().recipient == trust.people["leslie"]
+
+
+def test_alm_02_each_time_the_recording_grows_the_consoles_are_told(client, trust, desk,
+                                                                   settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    parts = [WEBM, b"-cluster-1-", b"-cluster-2-", b"-cluster-3-"]
+    for seq in (0, 2, 2, 1, 3):  # the chunk behind the gap tells nobody until it fills
+        assert _chunk(client, desk["nina"], aid, seq, parts[seq]).status_code == 201
+    told = Alarm.objects.get(pk=aid).events.filter(kind="audio")
+    assert [e.data["playable"] for e in told] == [1, 3, 4]
+    assert told.last().summary == "Audio received: 4 parts of the recording can be played"
+
+
+def test_alm_02_console_plays_the_recording_signed_in_with_its_second_factor_audited(
+        client, trust, desk, settings, tmp_path):
+    from django.test import Client
+
+    from lonewatch.core.models import AuditEvent
+    from tests.conftest import login
+
+    settings.DATA_DIR = tmp_path
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    _chunk(client, desk["nina"], aid, 0, WEBM)
+    url = f"/api/v1/alarms/{aid}/recording"
+    # The console's own sign-in: without the second factor an operator hears nothing.
+    assert login(Client(), trust.people["olivia"]).get(url).status_code == 401
+    played = login(Client(), trust.people["olivia"], verified=True).get(url)
+    assert played.status_code == 200 and played.content == WEBM
+    assert played["Cache-Control"] == "no-store"
+    assert login(Client(), trust.people["ben"]).get(url).status_code in (403, 404)
+    assert Client().get(url).status_code == 401
+    reads = AuditEvent.objects.filter(action="alarm.recording.read")
+    assert [r.actor.username for r in reads] == ["olivia"]
+
+
+def test_alm_02_console_map_uses_the_configured_tiles_or_none(trust, desk, as_person,
+                                                              settings):
+    console = as_person(trust.people["olivia"], verified=True)
+    page = console.get("/console/").content.decode()
+    assert 'data-tiles=""' in page and "vendor/leaflet/leaflet.js" in page
+    settings.MAP_TILE_URL = "https://tiles.example.nhs.uk/{z}/{x}/{y}.png"
+    settings.MAP_ATTRIBUTION = "Map data © OpenStreetMap contributors"
+    page = console.get("/console/").content.decode()
+    assert 'data-tiles="https://tiles.example.nhs.uk/{z}/{x}/{y}.png"' in page
+    assert 'data-attribution="Map data © OpenStreetMap contributors"' in page

@@ -1,68 +1,88 @@
 """The alarm event stream (server-sent events) shared by the console and integrations.
 
-Every change to an alarm is an AlarmEvent row; its id is the event id on the
-stream. A stream reads new rows from the database, so an alarm taken by one server
-process reaches consoles connected to any other, and a console that reconnects with
-``Last-Event-ID`` gets every event it missed.
+Every change to an alarm is an AlarmEvent row; its id is the event id on the stream.
+Streams wait on their process's hub (lonewatch/alarms/hub.py), which learns of new
+rows from the database once for every stream in the process, so an alarm taken by one
+server process reaches consoles connected to any other, and a waiting stream costs no
+query. A console that reconnects with ``Last-Event-ID`` gets every event it missed:
+from the hub's buffer, or from the database if it has been away longer than the
+buffer reaches back.
 """
 
-import json
 import time
 
-from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 
-from lonewatch.alarms.models import Alarm, AlarmEvent
+from lonewatch.alarms import hub as hubs
+from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
 
 STREAM_SECONDS = 300
+# An idle stream writes a comment this often, so a closed connection frees its thread.
+HEARTBEAT_SECONDS = 5.0
 BATCH = 200
 
 
-def alarm_json(alarm: Alarm) -> dict:
-    worker = alarm.worker
-    return {
-        "id": alarm.pk, "kind": alarm.kind, "state": alarm.state, "source": alarm.source,
-        "drill": alarm.drill, "raised_at": alarm.raised_at, "message": alarm.message,
-        "worker": {"id": worker.pk, "name": worker.full_name, "mobile": worker.mobile,
-                   "vehicle": worker.vehicle_description},
-        "session_id": alarm.session_id,
-        "location": None if alarm.lat is None else {
-            "lat": alarm.lat, "lon": alarm.lon, "accuracy_m": alarm.accuracy_m,
-            "at": alarm.location_at},
-        "acknowledged_at": alarm.acknowledged_at, "category": alarm.category,
-        "duress_suspected": alarm.duress_suspected, "realerts": alarm.realerts,
-    }
-
-
-def _visible_events(user, after: int):
+def _from_database(user, after: int, upto: int) -> tuple[str, int]:
+    """Events after ``after`` up to ``upto`` (settled ids the hub no longer holds) that
+    ``user`` may see, one batch; and how far that batch reached."""
     alarms = perms.filter_visible(user, Alarm.objects.all()).values("pk")
-    return (AlarmEvent.objects.filter(pk__gt=after, alarm_id__in=alarms)
-            .select_related("alarm__worker").order_by("pk")[:BATCH])
+    rows = list(hubs.events_with_worker().filter(pk__gt=after, pk__lte=upto,
+                                                 alarm_id__in=alarms)[:BATCH])
+    reached = rows[-1].pk if len(rows) == BATCH else upto
+    return "".join(hubs.event_text(row) for row in rows), reached
+
+
+def _release_connection() -> None:
+    """A console waits minutes for events: it need not hold a database connection."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
-           poll: float | None = None):
+           heartbeat: float = HEARTBEAT_SECONDS):
     """Yield server-sent events for ``user`` from after ``last_event_id``."""
-    poll = poll if poll is not None else settings.ALARM_STREAM_POLL_SECONDS
+    hub = hubs.current()
     try:
         after = int(last_event_id or 0)
     except ValueError:
         after = 0
+    # The database's present: the first answer waits (briefly) until the hub has read
+    # this far, so a reconnecting console is told at once of what it missed.
+    present = hubs.latest_id()
     if not last_event_id:
         # A new console starts from now; the list it loaded shows the present state.
-        latest = AlarmEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
-        after = latest or 0
-    yield "retry: 1000\n\n"
+        after = present
+    perms.memberships(user)  # loaded once, before the connection goes
     started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        batch = list(_visible_events(user, after))
-        for event in batch:
-            after = event.pk
-            body = alarm_json(event.alarm) | {"event": {"kind": event.kind, "at": event.at,
-                                                        "summary": event.summary}}
-            yield (f"id: {event.pk}\nevent: alarm.{event.kind}\n"
-                   f"data: {json.dumps(body, cls=DjangoJSONEncoder)}\n\n")
-        if not batch:
+    yield "retry: 1000\n\n"
+    written = None  # when this stream last wrote
+    released = False
+    while (left := started + seconds - time.monotonic()) > 0:
+        fresh = hub.since(after)
+        if fresh is None:  # away longer than the buffer reaches back
+            text, after = _from_database(user, after, hub.base)
+        elif fresh:
+            after = fresh[-1].pk
+            visible = perms.visible_alarm_ids(user, {e.alarm_id: e.reach for e in fresh})
+            text = "".join(e.text for e in fresh if e.alarm_id in visible)
+        else:
+            text = None
+        if text:
+            yield text
+            written = time.monotonic()
+        if text is not None:
+            continue
+        if hub.stopped:
+            return
+        syncing = started + heartbeat - time.monotonic()
+        if syncing > 0 and (hub.floor or 0) < present:
+            hub.wait(present - 1, timeout=min(left, syncing))
+            continue
+        if written is None or time.monotonic() - written >= heartbeat:
             yield ":\n\n"  # a closed connection shows up at once
-            time.sleep(poll)
+            written = time.monotonic()
+        if not released:
+            _release_connection()
+            released = True
+        hub.wait(after, timeout=min(left, written + heartbeat - time.monotonic()))

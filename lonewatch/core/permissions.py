@@ -8,6 +8,7 @@ here is refused. Views and the API ask ``can`` or ``filter_visible``; they
 never decide for themselves.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import models
@@ -141,11 +142,22 @@ class Reach:
     directorate_id: int | None
     organisation_id: int
 
+    @property
+    def is_whole_organisation(self) -> bool:
+        return self.person_id is None and self.team_id is None and self.directorate_id is None
+
+
+# Records of the whole organisation that anyone whose role grants the right anywhere may
+# see. ESC-01: the organisation's default escalation policy is what every team without
+# its own follows, so a team's managers may read it; changing it still needs a role
+# scoped to the whole organisation.
+ORGANISATION_READ_GRANTS = frozenset({(POLICY, VIEW)})
+
 
 def reach_of(obj) -> Reach:
     from lonewatch.alarms.models import Alarm
     from lonewatch.escalation.models import Escalation
-    from lonewatch.org.models import Directorate, Person, Team
+    from lonewatch.org.models import Directorate, Organisation, Person, Team
     from lonewatch.visits.models import Session
 
     if isinstance(obj, Escalation):
@@ -158,6 +170,9 @@ def reach_of(obj) -> Reach:
         return Reach(None, obj.pk, obj.directorate_id, obj.directorate.organisation_id)
     if isinstance(obj, Directorate):
         return Reach(None, None, obj.pk, obj.organisation_id)
+    if isinstance(obj, Organisation):
+        # The organisation itself: only memberships scoped to the whole organisation reach it.
+        return Reach(None, None, None, obj.pk)
     raise TypeError(f"no scope rules for {type(obj).__name__}")
 
 
@@ -208,6 +223,8 @@ def can(user, action: str, resource: str, obj) -> bool:
         return False  # nobody handles their own missed check-in or alarm, whatever their role
     if any(need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)):
         return True
+    if reach.is_whole_organisation:
+        return need in ORGANISATION_READ_GRANTS and can_anywhere(user, action, resource)
     if reach.person_id is None or resource not in PERSON_RESOURCES | WORK_RESOURCES:
         return False
     if reach.person_id == person.pk:
@@ -237,9 +254,11 @@ def _watches(person, obj) -> bool:
 
 
 # A worker's own sessions and escalations (they may resolve their own by checking in,
-# but never acknowledge on someone's behalf).
+# but never acknowledge on someone's behalf). ALM-01, ALM-02: "change" on their own
+# alarm is what their phone adds to it (audio, a voice memo, locations); nobody else
+# holds it, whatever their role.
 OWN_WORK_GRANTS = frozenset({(SESSION, VIEW), (SESSION, CHANGE), (ESCALATION, VIEW),
-                             (ALARM, VIEW)})
+                             (ALARM, VIEW), (ALARM, CHANGE)})
 
 
 def _relationship_grants(user, person, worker_id: int) -> frozenset:
@@ -307,6 +326,35 @@ def filter_visible(user, queryset, action: str = VIEW, resource: str | None = No
     return queryset.filter(allowed, **{paths["organisation"]: person.organisation_id})
 
 
+def visible_alarm_ids(user, reaches: Mapping[int, Reach]) -> set[int]:
+    """Which of these alarms (alarm id -> where its worker sits) may ``user`` see?
+
+    The same answer as ``filter_visible`` on those alarms, for the event stream's
+    batches: role scope is decided here in memory, so the alarm centre and the security
+    manager (organisation-wide) cost no query; only alarms no role reaches go to one
+    ``filter_visible`` query, for the relationships (own, line report, watching buddy).
+    """
+    person = _person(user)
+    if person is None:
+        return set()
+    need = (ALARM, VIEW)
+    scoped = [m for m in memberships(user) if need in GRANTS[m.role]]
+    visible, ask = set(), []
+    for alarm_id, reach in reaches.items():
+        if reach.organisation_id != person.organisation_id:
+            continue  # another organisation's alarm: nobody here sees it
+        if any(_in_scope(m, reach, person) for m in scoped):
+            visible.add(alarm_id)
+        else:
+            ask.append(alarm_id)
+    if ask:
+        from lonewatch.alarms.models import Alarm
+
+        visible.update(filter_visible(user, Alarm.objects.filter(pk__in=ask))
+                       .values_list("pk", flat=True))
+    return visible
+
+
 def _scope_q(membership, paths: dict, person) -> Q:
     """The records a membership's scope reaches, as a filter."""
     if membership.scope == Scope.ORGANISATION:
@@ -316,7 +364,9 @@ def _scope_q(membership, paths: dict, person) -> Q:
     if membership.scope == Scope.TEAM and paths["team"]:
         return Q(**{paths["team"]: membership.scope_id})
     if membership.scope == Scope.OWN and paths["person"]:
-        return Q(pk=person.pk)
+        # The person's own record, or the sessions and alarms about them (as ``can`` reads
+        # it), never a session or alarm whose own id happens to equal theirs.
+        return Q(**{paths["person"]: person.pk})
     return Q(pk__in=[])
 
 
