@@ -279,18 +279,19 @@ def resolve(request, escalation_id: int, payload: ResolveIn):
     return _escalation_out(escalation)
 
 
-def _policy_out(team) -> dict:
+def _policy_out(steps) -> dict:
     return {"steps": [{"after_seconds": s.after_seconds, "notify": s.target,
-                       "channels": list(s.channels)} for s in policy.steps_for(team)]}
+                       "channels": list(s.channels)} for s in steps]}
 
 
 @router.get("/teams/{team_id}/escalation-policy", response={200: PolicyIO, 403: Error,
-                                                           404: Error}, tags=["teams"])
+                                                           404: Error}, tags=["teams"],
+            summary="The steps a new escalation in this team follows (ESC-01)")
 def get_policy(request, team_id: int):
     team = access_team(request.user, team_id)
     if not perms.can(request.user, perms.VIEW, perms.POLICY, team):
         raise PermissionDenied("You cannot see this team's escalation policy.")
-    return _policy_out(team)
+    return _policy_out(policy.steps_for(team))
 
 
 @router.put("/teams/{team_id}/escalation-policy", response={200: PolicyIO, 400: Error,
@@ -304,4 +305,45 @@ def put_policy(request, team_id: int, payload: PolicyIO):
         policy.do_set_policy(team, [s.dict() for s in payload.steps], actor=request.user)
     except policy.PolicyError as error:
         raise HttpError(400, f"The policy is not valid: {error}") from None
-    return _policy_out(team)
+    return _policy_out(policy.steps_for(team))
+
+
+@router.delete("/teams/{team_id}/escalation-policy", response={204: None, 403: Error,
+                                                              404: Error},
+               tags=["teams"], summary="The team follows the trust default again (ESC-01)")
+def delete_policy(request, team_id: int):
+    team = access_team(request.user, team_id)
+    if not perms.can(request.user, perms.CHANGE, perms.POLICY, team):
+        raise PermissionDenied("Only the team's managers can change its escalation policy.")
+    policy.do_clear_team_policy(team, actor=request.user)
+    return Status(204, None)
+
+
+def _organisation(request, action: str):
+    """The caller's organisation, if they may see (or change) its default policy."""
+    organisation = access_me(request.user).organisation
+    if not perms.can(request.user, action, perms.POLICY, organisation):
+        if action == perms.VIEW:
+            raise PermissionDenied("You cannot see the trust default escalation policy.")
+        raise PermissionDenied("Only the security manager and administrators can change the "
+                               "trust default escalation policy.")
+    return organisation
+
+
+@router.get("/escalation-policy", response={200: PolicyIO, 403: Error}, tags=["teams"],
+            summary="The trust default: the steps of every team without its own (ESC-01)")
+def get_default_policy(request):
+    organisation = _organisation(request, perms.VIEW)
+    return _policy_out(policy.default_steps(organisation.pk))
+
+
+@router.put("/escalation-policy", response={200: PolicyIO, 400: Error, 403: Error},
+            tags=["teams"], summary="Replace the trust default escalation steps (ESC-01)")
+def put_default_policy(request, payload: PolicyIO):
+    organisation = _organisation(request, perms.CHANGE)
+    try:
+        steps = policy.do_set_default_policy(organisation, [s.dict() for s in payload.steps],
+                                             actor=request.user)
+    except policy.PolicyError as error:
+        raise HttpError(400, f"The policy is not valid: {error}") from None
+    return _policy_out(steps)

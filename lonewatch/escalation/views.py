@@ -1,15 +1,31 @@
-"""A team's escalation policy, as its managers see and change it (ESC-01)."""
+"""Escalation policies as managers see and change them: a team's, and the trust default
+that every team without its own follows (ESC-01)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_team
+from lonewatch.core.access import access_me, access_team
 from lonewatch.escalation import policy
-from lonewatch.escalation.models import Channel, Target
+from lonewatch.escalation.models import Channel, EscalationPolicy, Target
+from lonewatch.org.models import Team
 
 ROWS = 8
+SAVED = ("Saved. New missed check-ins follow these steps; ones already escalating keep the "
+         "steps they started with.")
+# What the page says for each kind of problem, in its own words (the API's name fields),
+# and which of the step's inputs the error summary links to.
+PROBLEMS = {
+    "after_seconds": ("Step {n}: enter the minutes after the deadline as a number from 0 to "
+                      f"{policy.MAX_AFTER_SECONDS // 60}", "minutes"),
+    "order": ("Step {n} is earlier than the step above it: the steps must be in order of "
+              "minutes after the deadline", "minutes"),
+    "notify": ("Step {n}: choose who is told", "target"),
+    "channels": ("Step {n}: choose at least one way to tell them", Channel.values[0]),
+}
 
 
 def _rows(steps) -> list[dict]:
@@ -19,38 +35,117 @@ def _rows(steps) -> list[dict]:
     return rows + [{"minutes": "", "target": "", "channels": []}] * (ROWS - len(rows))
 
 
+def _posted_rows(post) -> list[dict]:
+    """The rows as typed: at least ROWS, and more when the policy had more steps (the API
+    allows up to MAX_STEPS), so that saving on the page never drops a step."""
+    rows = [{"minutes": post.get(f"step-{i}-minutes", "").strip(),
+             "target": post.get(f"step-{i}-target", ""),
+             "channels": post.getlist(f"step-{i}-channels")} for i in range(policy.MAX_STEPS)]
+    while len(rows) > ROWS and not (rows[-1]["minutes"] or rows[-1]["target"]):
+        rows.pop()
+    return rows
+
+
+def _posted_steps(post) -> tuple[list[dict], list[dict], list[int]]:
+    """The form's rows as typed, the steps they describe, and the row each step came from
+    (empty rows are skipped, so step 2 may be row 5)."""
+    raw, rows, row_of = [], _posted_rows(post), []
+    for i, row in enumerate(rows):
+        if not row["minutes"] and not row["target"]:
+            continue
+        try:
+            seconds = round(float(row["minutes"]) * 60)
+        except (ValueError, OverflowError):  # not a number, or "nan" or "inf"
+            seconds = -1
+        raw.append({"after_seconds": seconds, "notify": row["target"],
+                    "channels": row["channels"]})
+        row_of.append(i)
+    return raw, rows, row_of
+
+
+def _save_posted(request, save) -> tuple[list[dict], list[tuple[str, str]] | None]:
+    """Save the posted steps with ``save(raw_steps)``; the rows as typed, and what is wrong
+    (for the NHS error summary) or None once saved."""
+    raw, rows, row_of = _posted_steps(request.POST)
+    try:
+        save(raw)
+    except policy.PolicyError as problem:
+        if problem.step is None:  # no step at all (the form has no room for too many)
+            return rows, [("#step-0-minutes", "Enter at least one step.")]
+        row = row_of[problem.step - 1]
+        words, where = PROBLEMS[problem.field]
+        rows[row] = rows[row] | {"error": words.format(n=row + 1) + "."}
+        return rows, [(f"#step-{row}-{where}", rows[row]["error"])]
+    return rows, None
+
+
+def _page(request, context: dict, status: int = 200):
+    context = {"targets": Target.choices, "channels": Channel.choices,
+               "default_url": reverse("default_policy")} | context
+    return render(request, "escalation/policy.html", context, status=status)
+
+
 def team_policy(request, team_id):
     team = access_team(request.user, team_id)
     if not perms.can(request.user, perms.VIEW, perms.POLICY, team):
         raise PermissionDenied("Only the team's managers can see its escalation policy.")
     can_change = perms.can(request.user, perms.CHANGE, perms.POLICY, team)
-    error, status, rows = None, 200, None
+    rows, errors = None, None
     if request.method == "POST":
         if not can_change:
             raise PermissionDenied("Only the team's managers can change its escalation policy.")
-        raw, rows = [], []
-        for i in range(ROWS):
-            minutes = request.POST.get(f"step-{i}-minutes", "").strip()
-            target = request.POST.get(f"step-{i}-target", "")
-            channels = request.POST.getlist(f"step-{i}-channels")
-            rows.append({"minutes": minutes, "target": target, "channels": channels})
-            if not minutes and not target:
-                continue
-            try:
-                seconds = round(float(minutes) * 60)
-            except ValueError:
-                seconds = -1
-            raw.append({"after_seconds": seconds, "notify": target, "channels": channels})
-        try:
-            policy.do_set_policy(team, raw, actor=request.user)
-        except policy.PolicyError as problem:
-            error, status = str(problem).replace("after_seconds", "minutes after"), 400
-        else:
-            messages.success(request, "Saved. New missed check-ins follow these steps; ones "
-                                      "already escalating keep the steps they started with.")
+        rows, errors = _save_posted(
+            request, lambda raw: policy.do_set_policy(team, raw, actor=request.user))
+        if errors is None:
+            messages.success(request, SAVED)
             return redirect("team_policy", team_id=team.pk)
-    return render(request, "escalation/policy.html", {
-        "team": team, "steps": policy.steps_for(team), "rows": rows or _rows(
-            policy.steps_for(team)), "can_change": can_change, "error": error,
-        "targets": Target.choices, "channels": Channel.choices,
-    }, status=status)
+    steps, source = policy.in_force(team.pk, team.directorate.organisation_id)
+    return _page(request, {
+        "team": team, "caption": team.name, "heading": "When someone misses a check-in",
+        "title": f"Escalation policy: {team.name}", "steps": steps, "source": source,
+        "rows": rows or _rows(steps), "can_change": can_change, "error_items": errors,
+    }, status=400 if errors else 200)
+
+
+@require_POST
+def team_policy_follow_default(request, team_id):
+    team = access_team(request.user, team_id)
+    if not perms.can(request.user, perms.CHANGE, perms.POLICY, team):
+        raise PermissionDenied("Only the team's managers can change its escalation policy.")
+    if policy.do_clear_team_policy(team, actor=request.user):
+        messages.success(request, f"{team.name} now follows the trust default escalation "
+                                  "policy. Missed check-ins that are already escalating keep "
+                                  "the steps they started with.")
+    else:
+        messages.info(request, f"{team.name} already follows the trust default escalation "
+                               "policy.")
+    return redirect("team_policy", team_id=team.pk)
+
+
+def default_policy(request):
+    organisation = access_me(request.user).organisation
+    if not perms.can(request.user, perms.VIEW, perms.POLICY, organisation):
+        raise PermissionDenied("Only managers can see the trust default escalation policy.")
+    can_change = perms.can(request.user, perms.CHANGE, perms.POLICY, organisation)
+    rows, errors = None, None
+    if request.method == "POST":
+        if not can_change:
+            raise PermissionDenied("Only the security manager and administrators can change "
+                                   "the trust default escalation policy.")
+        rows, errors = _save_posted(request, lambda raw: policy.do_set_default_policy(
+            organisation, raw, actor=request.user))
+        if errors is None:
+            messages.success(request, SAVED)
+            return redirect("default_policy")
+    steps, source = policy.in_force(None, organisation.pk)
+    own = EscalationPolicy.objects.filter(organisation=organisation, team__isnull=False)
+    own_ids = list(own.values_list("team_id", flat=True))
+    own_teams = list(perms.filter_visible(
+        request.user, Team.objects.filter(pk__in=own_ids).select_related("directorate"),
+        perms.VIEW, perms.POLICY).order_by("directorate__name", "name"))
+    return _page(request, {
+        "caption": organisation.name, "heading": "Trust default escalation policy",
+        "title": "Trust default escalation policy", "steps": steps, "source": source,
+        "own_teams": own_teams, "other_own_teams": len(own_ids) - len(own_teams),
+        "rows": rows or _rows(steps), "can_change": can_change, "error_items": errors,
+    }, status=400 if errors else 200)

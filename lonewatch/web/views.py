@@ -158,7 +158,8 @@ def teams(request):
         .annotate(size=Count("members")).order_by("directorate__name", "name")
     )
     directorates = perms.filter_visible(request.user, Directorate.objects.all())
-    return render(request, "web/teams.html", {"teams": visible, "directorates": directorates})
+    return render(request, "web/teams.html", {"teams": visible, "directorates": directorates,
+                                              "can_default_policy": _can_default_policy(request)})
 
 
 def team_detail(request, team_id):
@@ -167,7 +168,15 @@ def team_detail(request, team_id):
         "full_name")
     return render(request, "web/team_detail.html", {
         "team": team, "members": members,
-        "can_policy": perms.can(request.user, perms.VIEW, perms.POLICY, team)})
+        "can_policy": perms.can(request.user, perms.VIEW, perms.POLICY, team),
+        "can_default_policy": _can_default_policy(request)})
+
+
+def _can_default_policy(request) -> bool:
+    """May the user see the trust default escalation policy (ESC-01)?"""
+    person = getattr(request.user, "person", None)
+    return person is not None and perms.can(request.user, perms.VIEW, perms.POLICY,
+                                            person.organisation)
 
 
 def profile(request):
