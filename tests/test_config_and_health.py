@@ -148,3 +148,15 @@ def test_config_minimum_interval_above_maximum_stops_start_up(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lonewatch", "check"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "must not be more than" in result.stderr
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("https://tiles.example.nhs.uk/{z}/{x}.png",
+     "LONEWATCH_MAP_TILE_URL must contain {z}, {x} and {y} (missing {y})"),
+    ("tiles.example.nhs.uk/{z}/{x}/{y}.png", "LONEWATCH_MAP_TILE_URL must start with https://"),
+])
+def test_alm_02_bad_map_tile_url_stops_start_up_with_a_message(tmp_path, url, message):
+    env = {**os.environ, "LONEWATCH_MAP_TILE_URL": url, "LONEWATCH_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "lonewatch", "check"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr

@@ -1,20 +1,23 @@
-"""Audio streamed from a worker's phone during a red alert, built into one recording.
+"""Audio streamed from a worker's phone during a red alert, built into one recording,
+and an amber alert's voice memo, kept the same way (ALM-01, ALM-02).
 
 Chunks are files under the data directory (``recordings/<alarm>/<seq>.part``),
 written to a temporary name and renamed into place, so a killed process leaves no
 half chunk. The recording an operator plays is every chunk from the first up to the
-first gap, so it can be played while it grows.
+first gap, so it can be played while it grows; each time it grows, an ``audio`` line
+on the alarm's timeline tells the consoles.
 """
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from lonewatch import clock
-from lonewatch.alarms.models import Alarm, AudioChunk
+from lonewatch.alarms.models import Alarm, AlarmEvent, AudioChunk
 from lonewatch.core import audit
 
 # What a browser's MediaRecorder or a device sends, and how the first chunk starts.
@@ -27,6 +30,10 @@ MAGIC = {
     "audio/mp4": (),  # checked by its ftyp box below
     "audio/aac": (b"\xff\xf1", b"\xff\xf9"),
 }
+
+# ALM-01: an amber alert's voice memo is sent with it, or just after it by a device that
+# sends the alert first; after this long, the amber takes no more audio.
+AMBER_MEMO_SECONDS = 10 * 60
 
 
 class AudioError(ValueError):
@@ -49,7 +56,12 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
     content_type = (content_type or "").split(";")[0].strip().lower()
     if getattr(actor, "person", None) != alarm.worker:
         raise AudioError("Only the worker's phone sends audio for their alarm.", 403)
-    if alarm.kind != Alarm.Kind.RED or not alarm.is_open:
+    if alarm.kind == Alarm.Kind.AMBER:
+        if clock.now() > alarm.raised_at + timedelta(seconds=AMBER_MEMO_SECONDS):
+            raise AudioError(f"An amber alert's voice memo is sent within "
+                             f"{AMBER_MEMO_SECONDS // 60} minutes of the alert: log a new "
+                             f"amber alert with it.", 409)
+    elif not alarm.is_open:
         raise AudioError("This alarm is not open: no more audio is taken.", 409)
     if not 0 <= seq <= 100_000:
         raise AudioError("seq must be a whole number from 0.")
@@ -80,12 +92,35 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
     os.replace(draft, final)
     try:
         with transaction.atomic():
-            return AudioChunk.objects.create(alarm=alarm, seq=seq, content_type=content_type,
-                                             size=len(data), sha256=digest,
-                                             received_at=clock.now())
+            # One chunk at a time per alarm, so each sees the others and says truly how
+            # much of the recording can now be played.
+            Alarm.objects.select_for_update().filter(pk=alarm.pk).first()
+            now = clock.now()
+            chunk = AudioChunk.objects.create(alarm=alarm, seq=seq, content_type=content_type,
+                                              size=len(data), sha256=digest, received_at=now)
+            playable = _playable(alarm)
+            if seq < playable:
+                # The recording got longer: consoles listening to it fetch it again
+                # (``alarm.audio`` on the event stream). A chunk behind a gap waits.
+                AlarmEvent.objects.create(
+                    alarm=alarm, at=now, kind="audio",
+                    summary=f"Audio received: {playable} part{'s' if playable > 1 else ''} "
+                            f"of the recording can be played",
+                    data={"seq": seq, "playable": playable})
+            return chunk
     except IntegrityError:
         # Another request stored the same sequence number at the same moment.
         return alarm.audio_chunks.get(seq=seq)
+
+
+def _playable(alarm: Alarm) -> int:
+    """How many chunks, from the first, arrived without a gap."""
+    count = 0
+    for seq in alarm.audio_chunks.order_by("seq").values_list("seq", flat=True):
+        if seq != count:
+            break
+        count += 1
+    return count
 
 
 def recording(alarm: Alarm, *, actor) -> tuple[bytes, str, int]:

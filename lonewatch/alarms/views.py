@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -28,14 +30,17 @@ def _operator(request):
 def _console(request) -> dict:
     user = request.user
     visible = perms.filter_visible(user, Alarm.objects.select_related("worker", "session"))
+    # How much audio each open alarm has, so the console's player knows there is some.
+    handled = visible.annotate(audio_parts=Count("audio_chunks", distinct=True))
     now = clock.now()
     return {
         "now": now,
-        "unacknowledged": visible.filter(kind=Alarm.Kind.RED, state=A.RAISED)
+        "unacknowledged": handled.filter(kind=Alarm.Kind.RED, state=A.RAISED)
         .order_by("raised_at"),
-        "in_progress": visible.filter(state__in=[A.ACKNOWLEDGED, A.ASSESSING, A.ESCALATED])
+        "in_progress": handled.filter(state__in=[A.ACKNOWLEDGED, A.ASSESSING, A.ESCALATED])
         .order_by("raised_at"),
-        "ambers": visible.filter(kind=Alarm.Kind.AMBER, raised_at__gte=now - timedelta(hours=4))
+        # ALM-01: an amber's voice memo is kept as its recording.
+        "ambers": handled.filter(kind=Alarm.Kind.AMBER, raised_at__gte=now - timedelta(hours=4))
         .order_by("-raised_at")[:20],
         "overdue": perms.filter_visible(user, Escalation.objects.exclude(
             state=Escalation.State.RESOLVED).select_related("session__worker"))
@@ -49,7 +54,8 @@ def _console(request) -> dict:
 
 def console(request):
     _operator(request)
-    return render(request, "alarms/console.html", _console(request))
+    return render(request, "alarms/console.html", _console(request) | {
+        "map_tile_url": settings.MAP_TILE_URL, "map_attribution": settings.MAP_ATTRIBUTION})
 
 
 def console_fragment(request):

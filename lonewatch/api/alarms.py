@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 
 from lonewatch.alarms import actions, audio, stream
 from lonewatch.alarms.models import Alarm
+from lonewatch.api.auth import BearerToken, SignedInSession
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_me
@@ -239,7 +240,9 @@ def add_audio(request, alarm_id: int, seq: int):
 
 
 @router.get("/alarms/{alarm_id}/recording", response={200: None, 403: Error, 404: Error},
-            summary="The recording so far (every read is audited)")
+            summary="The recording so far (every read is audited)",
+            # The console plays it with the operator's signed-in session.
+            auth=[BearerToken(), SignedInSession()])
 def get_recording(request, alarm_id: int):
     alarm = _access(request.user, alarm_id, perms.ACT)
     data, content_type, waiting = audio.recording(alarm, actor=request.user)

@@ -1,6 +1,7 @@
-from ninja.security import HttpBearer
+from ninja.security import HttpBearer, SessionAuth
 
 from lonewatch.accounts.actions import authenticate_token
+from lonewatch.accounts.middleware import needs_second_factor
 
 
 class BearerToken(HttpBearer):
@@ -20,3 +21,15 @@ class RawBearer(HttpBearer):
 
     def authenticate(self, request, token):
         return token or None
+
+
+class SignedInSession(SessionAuth):
+    """The web site's own sign-in, for the few API reads a page makes itself (the
+    console plays an alarm's recording through the one audited endpoint). A role that
+    needs a second factor must have given it, as on every page."""
+
+    def authenticate(self, request, key):
+        user = super().authenticate(request, key)
+        if user is None or needs_second_factor(user):
+            return None
+        return user
