@@ -61,6 +61,20 @@ def access_escalation(user, escalation_id, *, action: str = VIEW):
     return escalation
 
 
+def access_alarm(user, alarm_id, *, action: str = VIEW):
+    from lonewatch.alarms.models import Alarm
+    from lonewatch.core.permissions import ALARM
+
+    alarm = Alarm.objects.select_related("worker__team").filter(pk=alarm_id).first()
+    if alarm is None or not permissions.can(user, VIEW, ALARM, alarm):
+        raise Http404("No such alarm, or not one you can see.")
+    if action != VIEW and not permissions.can(user, action, ALARM, alarm):
+        raise PermissionDenied("Only the worker's own phone adds to their alarm."
+                               if action == permissions.CHANGE else
+                               "You do not have permission to do that.")
+    return alarm
+
+
 def access_me(user) -> Person:
     """The caller's own staff record, or 403 for a login that belongs to nobody."""
     person = getattr(user, "person", None) if user is not None else None

@@ -6,16 +6,19 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lonewatch import clock
 from lonewatch.alarms import actions as alarm_actions
+from lonewatch.alarms import audio
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_escalation, access_me, access_session
+from lonewatch.core.access import access_alarm, access_escalation, access_me, access_session
 from lonewatch.core.permissions import Role
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation import actions as escalations
@@ -29,6 +32,11 @@ from lonewatch.visits.forms import EndForm, ExtendForm, PinForm, ResolveForm, St
 from lonewatch.visits.models import Session
 
 BOARD_STREAM_SECONDS = 300
+# ALM-02: the phone records for this long after a red alert at most; the alarm centre
+# has the worker's location, their phone number and 999 by then.
+RECORD_SECONDS = 15 * 60
+# ALM-01: an amber alert's voice memo is short: what an operator needs before going in.
+MEMO_SECONDS = 60
 
 
 def _open_session(person):
@@ -62,7 +70,24 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
     context["cancellable"] = Alarm.objects.filter(
         worker=me, kind=Alarm.Kind.RED, cancel_until__gt=clock.now()).exclude(
         state=Alarm.State.CLOSED).first()
+    context.update(_live_alarm(me, context["now"]))
+    context["memo_seconds"] = MEMO_SECONDS
     return render(request, "visits/my_day.html", context, status=status)
+
+
+def _live_alarm(me, now) -> dict:
+    """ALM-02: the red alert this phone raised and is still open, so the page records
+    and sends where the worker is. Never one raised by the duress PIN, or cancelled with
+    it: to anyone holding the phone, that alarm is over (MOV-04)."""
+    alarm = (Alarm.objects.filter(worker=me, kind=Alarm.Kind.RED,
+                                  source__in=[Alarm.Source.APP, Alarm.Source.DISCREET])
+             .exclude(state=Alarm.State.CLOSED).order_by("-raised_at").first())
+    if alarm is None:
+        return {}
+    last = alarm.audio_chunks.aggregate(last=Max("seq"))["last"]
+    until = alarm.raised_at + timedelta(seconds=RECORD_SECONDS)
+    return {"live_alarm": alarm, "record_until": until, "record_now": now < until,
+            "record_minutes": RECORD_SECONDS // 60, "next_seq": 0 if last is None else last + 1}
 
 
 @require_POST
@@ -333,23 +358,97 @@ def _float_or_none(value):
 
 @require_POST
 def raise_alert(request, kind):
-    """ALM-01 / ALM-02 from the worker's page: amber (a note and location) or red."""
+    """ALM-01 / ALM-02 from the worker's page: amber (a note, location and an optional
+    voice memo) or red."""
     me = access_me(request.user)
     if kind not in Alarm.Kind.values:
         raise PermissionDenied("No such alert.")
+    memo = request.FILES.get("memo") if kind == Alarm.Kind.AMBER else None
     try:
-        alarm_actions.do_raise(
-            me, actor=request.user, kind=kind, message=request.POST.get("message", "")[:500],
-            source=Alarm.Source.DISCREET if request.POST.get("discreet") else Alarm.Source.APP,
-            lat=_float_or_none(request.POST.get("lat")),
-            lon=_float_or_none(request.POST.get("lon")),
-            accuracy_m=_float_or_none(request.POST.get("accuracy")))
+        # The amber and its memo together or not at all: a memo refused leaves no amber
+        # that the worker believes has their words.
+        with transaction.atomic():
+            alarm = alarm_actions.do_raise(
+                me, actor=request.user, kind=kind,
+                message=request.POST.get("message", "")[:500],
+                source=Alarm.Source.DISCREET if request.POST.get("discreet")
+                else Alarm.Source.APP,
+                lat=_float_or_none(request.POST.get("lat")),
+                lon=_float_or_none(request.POST.get("lon")),
+                accuracy_m=_float_or_none(request.POST.get("accuracy")))
+            if memo is not None:
+                _attach_memo(alarm, memo, actor=request.user)
     except (SessionError, alarm_actions.AlarmError) as error:
         messages.error(request, str(error))
         return redirect("my_day")
-    messages.success(request, "Red alert sent. The alarm centre is coming to you." if
-                     kind == Alarm.Kind.RED else "Amber alert logged with your location.")
+    except audio.AudioError as error:
+        messages.error(request, f"Your amber alert was not logged: the voice memo could not "
+                                f"be kept. {error} Try again, or discard the voice memo.")
+        return redirect("my_day")
+    if kind == Alarm.Kind.RED:
+        messages.success(request, "Red alert sent. The alarm centre is coming to you.")
+    else:
+        messages.success(request, "Amber alert logged with your location"
+                         + (" and your voice memo." if memo is not None else "."))
     return redirect("my_day")
+
+
+def _attach_memo(alarm, memo, *, actor) -> None:
+    # Refused by its size before it is read.
+    if memo.size > settings.ALARM_AUDIO_CHUNK_BYTES:
+        raise audio.AudioError("The voice memo is too long.", 413)
+    audio.add_chunk(alarm, actor=actor, seq=0, content_type=memo.content_type,
+                    data=memo.read())
+
+
+def _refused(message: str, status: int, alarm: Alarm | None = None) -> JsonResponse:
+    body = {"detail": message}
+    if alarm is not None:
+        alarm.refresh_from_db(fields=["state"])
+        # The page stops recording and sending once the alarm is over.
+        body["alarm_open"] = alarm.is_open
+    return JsonResponse(body, status=status)
+
+
+@require_POST
+def alarm_audio(request, alarm_id):
+    """ALM-02: a slice of what the worker's phone records during their red alert, at
+    position ``seq`` (the body, with its Content-Type). The rules are ``audio.add_chunk``'s,
+    as for the API."""
+    alarm = access_alarm(request.user, alarm_id, action=perms.CHANGE)
+    try:
+        seq = int(request.GET.get("seq", ""))
+    except ValueError:
+        return _refused("seq must be a whole number from 0.", 400)
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit() or int(length) > settings.ALARM_AUDIO_CHUNK_BYTES:
+        # Refused before the body is read.
+        return _refused(f"A chunk can be at most {settings.ALARM_AUDIO_CHUNK_BYTES} bytes.",
+                        413)
+    try:
+        chunk = audio.add_chunk(alarm, actor=request.user, seq=seq,
+                                content_type=request.content_type, data=request.body)
+    except audio.AudioError as error:
+        return _refused(str(error), error.status, alarm)
+    return JsonResponse({"seq": chunk.seq, "size": chunk.size,
+                         "received": alarm.audio_chunks.count()}, status=201)
+
+
+@require_POST
+def alarm_location(request, alarm_id):
+    """ALM-02: where the worker's phone is now, while their red alert is open."""
+    alarm = access_alarm(request.user, alarm_id, action=perms.CHANGE)
+    try:
+        alarm = alarm_actions.do_add_location(
+            alarm, actor=request.user, lat=_float(request.POST.get("lat")),
+            lon=_float(request.POST.get("lon")),
+            accuracy_m=_float(request.POST.get("accuracy")))
+    except alarm_actions.AlarmConflict as error:
+        return _refused(str(error), 409, alarm)
+    except (SessionError, alarm_actions.AlarmError) as error:
+        return _refused(str(error), 400)
+    return JsonResponse({"lat": alarm.lat, "lon": alarm.lon, "accuracy_m": alarm.accuracy_m,
+                         "at": alarm.location_at.isoformat()})
 
 
 @require_POST
