@@ -181,6 +181,7 @@ def trial(env: dict, workers: int, label: str) -> None:
                     break
             time.sleep(0.05)
         busy_cpu = server_cpu_seconds(port) - busy_cpu
+        gap = reconnect(host, port, console_token, worker_tokens)
     delays, missing = [], 0
     for alarm_id, at in answered.items():
         for console_seen in seen:
@@ -208,6 +209,67 @@ def trial(env: dict, workers: int, label: str) -> None:
     print(f"  server CPU: {100 * idle_cpu / IDLE_SECONDS:.1f} % of a core while the consoles "
           f"wait, {1000 * busy_cpu / max(1, len(answered)):.1f} ms per alarm answered and "
           "delivered to every console")
+    print(f"  console away while {gap['raised']} alarms were raised, back with Last-Event-ID: "
+          f"all of them {gap['ms']:.0f} ms after reconnecting; missed {gap['missed']}, "
+          f"twice {gap['twice']}")
+
+
+def _read_events(response, until, deadline: float) -> list[tuple[int, str, int | None]]:
+    """(event id, event name, alarm id) of each event read, until ``until(events)``."""
+    events, event_id, name = [], None, None
+    while time.monotonic() < deadline and not until(events):
+        line = response.readline().decode()
+        if not line:
+            break
+        if line.startswith("id: "):
+            event_id = int(line[4:])
+        elif line.startswith("event: "):
+            name = line[7:].strip()
+        elif line.startswith("data: "):
+            alarm_id = int(line.split('"id": ', 1)[1].split(",", 1)[0])
+            events.append((event_id, name, alarm_id))
+        elif line.startswith("retry:"):
+            events.append((None, "connected", None))
+    return events
+
+
+def reconnect(host, port, console_token, worker_tokens, count: int = 50) -> dict:
+    """A console that loses its connection while ``count`` alarms are raised, then comes
+    back with the last event id it saw: does it get every one of them, once?"""
+    headers = {"Authorization": f"Bearer {console_token}"}
+    phone = http.client.HTTPConnection(host, port, timeout=30)
+
+    def raise_alarm(token) -> int:
+        phone.request("POST", "/api/v1/alarms", body=json.dumps({"lat": 52.6, "lon": 0.2}),
+                      headers={"Authorization": f"Bearer {token}",
+                               "Content-Type": "application/json"})
+        response = phone.getresponse()
+        return json.loads(response.read())["id"]
+
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", "/api/v1/alarms/events", headers=headers)
+    response = conn.getresponse()
+    _read_events(response, lambda e: e, time.monotonic() + 10)  # connected
+    first = raise_alarm(worker_tokens[0])
+    events = _read_events(response, lambda e: any(a == first for _, _, a in e),
+                          time.monotonic() + 10)
+    last_id = max(i for i, _, _ in events if i is not None)
+    conn.close()  # the connection drops
+    raised = [raise_alarm(worker_tokens[1 + n % (len(worker_tokens) - 1)])
+              for n in range(count)]
+    back = time.monotonic()
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", "/api/v1/alarms/events", headers=headers | {"Last-Event-ID": str(last_id)})
+    response = conn.getresponse()
+    wanted = set(raised)
+    events = _read_events(
+        response, lambda e: wanted <= {a for _, n, a in e if n == "alarm.raised"},
+        time.monotonic() + 30)
+    elapsed = (time.monotonic() - back) * 1000
+    conn.close()
+    got = [a for _, n, a in events if n == "alarm.raised"]
+    return {"raised": count, "ms": elapsed, "missed": len(wanted - set(got)),
+            "twice": len(got) - len(set(got))}
 
 
 def main() -> None:

@@ -84,7 +84,7 @@ def main() -> None:
             run([sys.executable, "-c", SEED, str(SESSIONS), str(tokens)], env=env)
             script = Path(data_dir) / "checkin.lua"
             script.write_text(LUA % {"data": tokens})
-            with server(env, threads=int(os.environ.get("BENCH_THREADS", "8"))) as base:
+            with server(env, threads=int(os.environ.get("BENCH_THREADS", "32"))) as base:
                 result = wrk(base, script, seconds=SECONDS)
             stored = int(run(["psql", url, "-tAc",
                               "SELECT count(*) FROM visits_sessionevent "
