@@ -434,3 +434,21 @@ def test_alm_02_console_map_uses_the_configured_tiles_or_none(trust, desk, as_pe
     page = console.get("/console/").content.decode()
     assert 'data-tiles="https://tiles.example.nhs.uk/{z}/{x}/{y}.png"' in page
     assert 'data-attribution="Map data © OpenStreetMap contributors"' in page
+
+
+def test_alm_01_buddy_sees_the_amber_of_the_worker_they_watch(trust, start_session):
+    """An amber is logged, visible to the buddy (while they watch) and raises nothing loud."""
+    from django.test import Client
+
+    from lonewatch.alarms.actions import do_raise
+    from lonewatch.notify.models import Delivery
+    from tests.conftest import login
+
+    start_session(interval=600)
+    nina = trust.people["nina"]
+    do_raise(nina, actor=nina.user, kind="amber", message="Dog loose in the garden")
+    assert not Delivery.objects.filter(purpose="alarm_raised").exists()
+    page = login(Client(), trust.people["ben"]).get("/buddy/").content.decode()
+    assert "Amber alert" in page and "Dog loose in the garden" in page
+    other = login(Client(), trust.people["sol"]).get("/buddy/").content.decode()
+    assert "Dog loose in the garden" not in other

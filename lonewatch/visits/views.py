@@ -215,12 +215,24 @@ def resolve(request, escalation_id):
     return redirect("escalation", escalation_id=escalation.pk)
 
 
+BUDDY_ALERT_HOURS = 12  # a shift: older alerts are on the session's page
+
+
 def buddy(request):
     me = access_me(request.user)
-    watching = (Session.objects.exclude(state=Session.State.ENDED)
-                .filter(Q(buddy=me) | Q(cover_buddy=me)).select_related("worker")
-                .order_by("due_at"))
-    return render(request, "visits/buddy.html", {"sessions": watching, "now": clock.now()})
+    now = clock.now()
+    watching = list(Session.objects.exclude(state=Session.State.ENDED)
+                    .filter(Q(buddy=me) | Q(cover_buddy=me)).select_related("worker")
+                    .order_by("due_at"))
+    # ALM-01: an amber alert is the buddy's to see, with the red ones, while they watch.
+    alerts: dict[int, list] = {}
+    for alarm in perms.filter_visible(request.user, Alarm.objects.filter(
+            worker__in=[s.worker_id for s in watching],
+            raised_at__gte=now - timedelta(hours=BUDDY_ALERT_HOURS))).order_by("-raised_at"):
+        alerts.setdefault(alarm.worker_id, []).append(alarm)
+    for session in watching:
+        session.alerts = alerts.get(session.worker_id, [])
+    return render(request, "visits/buddy.html", {"sessions": watching, "now": now})
 
 
 def _board(request) -> dict:
