@@ -44,6 +44,12 @@ class NextOfKinForm(forms.Form):
     phone = forms.CharField(label="Phone number", max_length=20,
                             error_messages={"required": "Enter their phone number."})
 
+    def __init__(self, *args, **kwargs):
+        # The profile page shows this form beside the token form, and both have a "name":
+        # ids of their own keep each label and error summary link on its own field.
+        kwargs.setdefault("auto_id", "id_kin_%s")
+        super().__init__(*args, **kwargs)
+
     def clean_phone(self):
         import phonenumbers
 
@@ -66,6 +72,10 @@ class TokenForm(forms.Form):
         label="Which device is this token for?", max_length=100,
         error_messages={"required": "Give the token a name, like 'Nina's work phone'."},
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_token_%s")  # beside NextOfKinForm: see there
+        super().__init__(*args, **kwargs)
 
 
 class FitnessForm(forms.Form):

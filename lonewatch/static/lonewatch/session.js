@@ -3,8 +3,26 @@
 (function () {
   "use strict";
   function pad(n) { return String(n).padStart(2, "0"); }
+  // What a screen reader hears, once each, as the deadline nears; the countdown itself
+  // changes every second and is not announced. Nothing is said when the page opens: the
+  // heading is read then.
+  function moment(left) {
+    if (left < 0) { return "Your check-in is overdue. Check in now if you are safe."; }
+    if (left <= 60) { return "1 minute left to check in."; }
+    if (left <= 300) { return "5 minutes left to check in."; }
+    return "";
+  }
+  function announce(el, left) {
+    var now = moment(left);
+    var status = document.getElementById(el.dataset.status);
+    if (status && el.dataset.moment !== undefined && now && now !== el.dataset.moment) {
+      status.textContent = now;
+    }
+    el.dataset.moment = now;
+  }
   function show(el) {
     var left = Math.round((Date.parse(el.dataset.deadline) - Date.now()) / 1000);
+    announce(el, left);
     var abs = Math.abs(left);
     var text = Math.floor(abs / 3600) > 0
       ? Math.floor(abs / 3600) + " h " + pad(Math.floor(abs % 3600 / 60)) + " min"
