@@ -117,24 +117,8 @@ PAGES = {
     "not_found": KeyPage("nina", lambda s: "/people/999999/"),
 }
 
-# The alarm console's pages (templates/alarms/*, console.js) have another owner. A
-# problem found there is listed here with what to fix: the page's test is then an
-# expected failure, and once the owner fixes it the test passes, which strict=True
-# reports as a failure so that the entry is removed.
-CONSOLE_OWNED: dict[str, str] = {
-    "alarm_report": "templates/alarms/report.html: the monthly summary table is an "
-                    "nhsuk-table-responsive without its per-cell column headings, so on a "
-                    "phone each month is a column of bare numbers. Give each <td> role=cell "
-                    "and a first <span class=nhsuk-table-responsive__heading "
-                    "aria-hidden=true>Red </span> (and each <th> role=columnheader), as in "
-                    "visits/_board_row.html",
-}
-
-
 def _param(name):
-    marks = [pytest.mark.xfail(reason=CONSOLE_OWNED[name], strict=True)] \
-        if name in CONSOLE_OWNED else []
-    return pytest.param(name, id=name, marks=marks)
+    return pytest.param(name, id=name)
 
 
 @pytest.fixture(scope="module")
