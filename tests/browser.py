@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,34 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def media_browser(browser):
+    """A second chromium, from the same Playwright, with a fake microphone (a beeping test
+    signal) and the prompts answered yes, as a phone whose worker allowed the microphone."""
+    fake = browser.browser_type.launch(executable_path=CHROMIUM, args=FLAGS + [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+    yield fake
+    fake.close()
+
+
+def worker_phone(browser, *, geolocation=None, permissions=("microphone", "geolocation")):
+    """A phone-sized context (and its page) for a worker, where they are."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="en-GB", geolocation=geolocation,
+                                  permissions=list(permissions))
+    return context, context.new_page()
+
+
+def until(check, timeout=20.0, message="never happened"):
+    """Poll the database while the browser works (the page keeps running meanwhile)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(message)
 
 
 @pytest.fixture

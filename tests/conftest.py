@@ -15,7 +15,7 @@ from lonewatch.org.models import Directorate, Organisation, Person, RoleMembersh
 
 # Browser fixtures live in one module and are registered once here, so the whole run
 # shares one Playwright (two would fight over the event loop).
-from tests.browser import browser, phone  # noqa: E402, F401
+from tests.browser import browser, media_browser, phone  # noqa: E402, F401
 
 PASSWORD = "correct-horse-battery"
 

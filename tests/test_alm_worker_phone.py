@@ -51,7 +51,8 @@ def test_alm_02_the_page_sends_audio_slices_that_build_the_recording(nina, trust
     for seq in (0, 2, 1, 1):  # late, out of order and twice, as a phone in poor signal
         response = _slice(nina, alarm, seq, parts[seq])
         assert response.status_code == 201, response.content
-    assert response.json() == {"seq": 1, "size": len(parts[1]), "received": 3}
+    assert response.json() == {"seq": 1, "size": len(parts[1]), "received": 3,
+                               "starts_take": False}
     assert list(alarm.audio_chunks.values_list("seq", "content_type")) == [
         (0, "audio/webm"), (1, "audio/webm"), (2, "audio/webm")]
     played = Client().get(f"/api/v1/alarms/{alarm.pk}/recording",
@@ -173,7 +174,8 @@ def test_alm_02_the_page_records_while_the_red_alert_it_raised_is_open(nina, tru
     live = _live(page)
     assert live["audio"] == f"/my-day/alarms/{alarm.pk}/audio"
     assert live["locations"] == f"/my-day/alarms/{alarm.pk}/locations"
-    assert live["seq"] == "1" and "record" in live and "locate" in live  # carries on
+    # Loaded again mid-alarm, the page records a fresh take, numbered clear of the first.
+    assert live["seq"] == "1000" and "record" in live and "locate" in live
     assert "The alarm centre is dealing with it." in page
     time_machine.move_to("2026-11-02 10:15:01+00:00", tick=False)
     later = _live(nina.get("/my-day/").content.decode())

@@ -1,22 +1,59 @@
-"""ALM-02, ALM-03 in a real browser: a worker holds the red alert; an operator
-acknowledges, escalates and closes it on the console, locates the worker on the map
-and listens to the recording while it grows."""
+"""ALM-02, ALM-03 in a real browser: a worker holds the red alert on their phone, which
+records; an operator sees it arrive, acknowledges, listens, escalates and closes it on
+the console, locates the worker on the map and listens to the recording while it grows."""
 
 import base64
 import re
 
 import pytest
 from django.test import Client
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions
 from lonewatch.alarms.models import Alarm
 from lonewatch.core.models import AuditEvent
-from tests.browser import PHONE, screenshot
+from tests.browser import PHONE, screenshot, until, worker_phone
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WISBECH = {"latitude": 52.6641, "longitude": 0.1596, "accuracy": 20}
+
+# Every microphone the page opens, so the test can see it let go of them.
+MICROPHONES = """(() => {
+  window.lwMicrophones = [];
+  if (!navigator.mediaDevices) { return; }
+  const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (wanted) => ask(wanted).then((stream) => {
+    window.lwMicrophones.push(stream);
+    return stream;
+  });
+})();"""
+MICROPHONES_OFF = """() => window.lwMicrophones.length > 0 && window.lwMicrophones.every(
+  (stream) => stream.getTracks().every((track) => track.readyState === "ended"))"""
+# The console's event stream, so the test knows it is listening (a new stream starts
+# from the moment it opens).
+STREAMS = """(() => {
+  const Real = window.EventSource;
+  window.lwStreams = [];
+  window.EventSource = function (url, options) {
+    const stream = new Real(url, options);
+    window.lwStreams.push(stream);
+    return stream;
+  };
+})();"""
+LISTENING = "() => window.lwStreams.some((stream) => stream.readyState === 1)"  # open
+
+
+def _playing(past: float) -> str:
+    """The console's player is playing, past this second of its take."""
+    return f"""() => {{
+  const player = document.getElementById("focus-audio");
+  return !player.paused && player.currentTime > {past};
+}}"""
 
 
 def _sign_in(page, live_server, username):
@@ -27,59 +64,108 @@ def _sign_in(page, live_server, username):
     expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
-def test_alm_02_worker_holds_red_alert_and_operator_handles_it(trust, nina_ready, live_server,
-                                                               browser, settings):
-    settings.REQUIRE_TWO_FACTOR = False  # the second factor has its own tests
+def _sign_in_with_code(page, live_server, person):
+    """An alarm-centre operator: password, then the code from their authenticator app."""
+    device = TOTPDevice.objects.create(user=person.user, name="phone", confirmed=True)
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Username").fill(person.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    page.get_by_label("6-digit code").fill(f"{code:06d}")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+
+
+def test_alm_02_03_worker_raises_red_alarm_and_operator_acknowledges_listens_escalates_and_closes_it(  # noqa: E501
+        trust, nina_ready, start_session, live_server, browser, media_browser, settings,
+        tmp_path):
+    settings.REQUIRE_TWO_FACTOR = True  # the operator signs in with their second factor
+    settings.DATA_DIR = tmp_path
     olivia = trust.people["olivia"]
     actions.do_duty(olivia, on=True, actor=olivia.user)
-    worker = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                 has_touch=True)
-    page = worker.new_page()
+    start_session()
+    worker, phone = worker_phone(media_browser, geolocation=WISBECH)
+    worker.add_init_script(MICROPHONES)
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    desk.add_init_script(STREAMS)
+    console = desk.new_page()
     try:
-        _sign_in(page, live_server, "nina")
-        page.get_by_role("link", name="My day").click()
-        button = page.get_by_role("button", name=re.compile("Hold for red alert"))
+        # The operator is at the console before anything happens.
+        _sign_in_with_code(console, live_server, olivia)
+        console.get_by_role("link", name="Console").click()
+        expect(console.get_by_role("heading", name="Alarm console")).to_be_visible()
+        assert console.get_by_role("heading", name=re.compile("Red alerts waiting")).count() == 0
+        console.wait_for_function(LISTENING)
+        console.evaluate("window.lwSameConsole = true")
+
+        # The worker holds the red alert on "My day" (a short press sends nothing).
+        _sign_in(phone, live_server, "nina")
+        phone.get_by_role("link", name="My day").click()
+        button = phone.get_by_role("button", name=re.compile("Hold for red alert"))
         button.hover()
-        page.mouse.down()
-        page.wait_for_timeout(300)
-        page.mouse.up()  # a short press sends nothing
+        phone.mouse.down()
+        phone.wait_for_timeout(300)
+        phone.mouse.up()
         assert not Alarm.objects.exists()
         button.hover()
-        page.mouse.down()
-        expect(page.get_by_text("Red alert sent.")).to_be_visible(timeout=10000)
-        page.mouse.up()
-        screenshot(page, "worker-red-alert")
-    finally:
-        worker.close()
-    alarm = Alarm.objects.get()
-    assert (alarm.kind, alarm.state) == ("red", "raised")
-    desk = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = desk.new_page()
-    try:
-        _sign_in(page, live_server, "olivia")
-        page.get_by_role("link", name="Console").click()
-        expect(page.get_by_role("heading", name="Red alerts waiting (1)")).to_be_visible()
-        # The page is live once the waiting alarm is shown beside the list.
-        expect(page.get_by_role("heading", name="Nina: location and recording")).to_be_visible()
-        page.keyboard.press("a")  # keyboard-driven: acknowledge the oldest red alert
-        expect(page.get_by_text(re.compile("Done: acknowledge"))).to_be_visible()
-        page.get_by_role("button", name="Listening and locating").click()
-        page.locator("summary", has_text="Escalate").click()
-        page.get_by_label("Incident reference (999 calls)").fill("CAD-4411")
-        page.get_by_role("button", name="Escalate", exact=True).click()
-        expect(page.get_by_text("Reference CAD-4411.")).to_be_visible()
-        page.locator("summary", has_text="Close").click()
-        page.get_by_label("What was it?").select_option("genuine_closed_safely")
-        page.get_by_role("button", name="Close alarm").click()
-        expect(page.get_by_text(re.compile("Done: close"))).to_be_visible()
-        screenshot(page, "operator-console")
+        phone.mouse.down()
+        expect(phone.get_by_text("Red alert sent.")).to_be_visible(timeout=10000)
+        phone.mouse.up()
+        alarm = Alarm.objects.get()
+        assert (alarm.kind, alarm.state) == ("red", "raised")
+        expect(phone.get_by_text("Recording — the alarm centre can hear you")).to_be_visible(
+            timeout=10000)
+        screenshot(phone, "worker-red-alert")
+
+        # It arrives on the console live, without the operator reloading.
+        expect(console.get_by_role("heading", name="Red alerts waiting (1)")).to_be_visible(
+            timeout=10000)
+        expect(console.get_by_role("heading", name="Nina: location and recording")
+               ).to_be_visible()
+        assert console.evaluate("window.lwSameConsole") is True
+        console.keyboard.press("a")  # keyboard-driven: acknowledge the oldest red alert
+        expect(console.get_by_text(re.compile("Done: acknowledge"))).to_be_visible()
+        console.get_by_role("button", name="Listening and locating").click()
+        expect(console.get_by_text(re.compile("Done: assess"))).to_be_visible()
+
+        # The operator listens to what the phone has sent: it plays, and is audited.
+        until(lambda: alarm.audio_chunks.count() >= 2, message="no audio arrived")
+        expect(console.get_by_role("heading", name="Nina: location and recording")
+               ).to_be_visible()
+        assert not AuditEvent.objects.filter(action="alarm.recording.read").exists()
+        console.keyboard.press("p")
+        console.wait_for_function(_playing(1), timeout=15000)
+        expect(console.get_by_role("button", name="Pause recording")).to_be_visible()
+        reads = AuditEvent.objects.filter(action="alarm.recording.read", object_id=str(alarm.pk))
+        assert reads.exists() and {r.actor.username for r in reads} == {"olivia"}
+        screenshot(console, "operator-console-listening")
+
+        console.locator("summary", has_text="Escalate").click()
+        console.get_by_label("Incident reference (999 calls)").fill("CAD-4411")
+        console.get_by_role("button", name="Escalate", exact=True).click()
+        expect(console.get_by_text("Reference CAD-4411.")).to_be_visible()
+        console.locator("summary", has_text="Close").click()
+        console.get_by_label("What was it?").select_option("genuine_closed_safely")
+        console.get_by_role("button", name="Close alarm").click()
+        expect(console.get_by_text(re.compile("Done: close"))).to_be_visible()
+        screenshot(console, "operator-console")
+
+        # The worker's phone learns the alarm is closed and lets go of the microphone.
+        expect(phone.get_by_text("Your alarm is closed")).to_be_visible(timeout=15000)
+        expect(phone.get_by_text("Recording has stopped.")).to_be_visible()
+        phone.wait_for_function(MICROPHONES_OFF)
+        screenshot(phone, "worker-red-alert-closed")
     finally:
         desk.close()
+        worker.close()
     alarm.refresh_from_db()
     assert (alarm.state, alarm.category, alarm.emergency_reference) == (
         "closed", "genuine_closed_safely", "CAD-4411")
-    assert [e.kind for e in alarm.events.all()] == ["raised", "acknowledged", "assessing",
-                                                    "escalated", "closed"]
+    assert [e.kind for e in alarm.events.exclude(kind__in=["audio", "location"])] == [
+        "raised", "acknowledged", "assessing", "escalated", "closed"]
+    assert alarm.events.filter(kind="audio").exists()
 
 
 # What a worker's phone sends during a red alert: the browser's MediaRecorder, in
@@ -197,3 +283,49 @@ def test_alm_02_operator_locates_the_worker_on_the_map_and_listens_as_the_record
     finally:
         desk.close()
     assert [e.kind for e in Alarm.objects.get(pk=aid).events.all()].count("audio") == len(parts)
+
+
+def test_alm_02_console_plays_take_after_take_and_follows_the_newest(
+        trust, nina_ready, live_server, browser, settings, tmp_path):
+    """The phone's page loaded again mid-alarm (or a device restarted its recorder): each
+    fresh take is played after the last, and the player follows the newest as it comes."""
+    settings.REQUIRE_TWO_FACTOR = False
+    settings.DATA_DIR = tmp_path
+    olivia = trust.people["olivia"]
+    actions.do_duty(olivia, on=True, actor=olivia.user)
+    phone = Client(headers={
+        "Authorization": f"Bearer {do_create_token(nina_ready.user, name='phone', actor=None)[1]}"})
+    parts = _record_audio(browser, seconds=2, slice_ms=500)
+    aid = phone.post("/api/v1/alarms", {}, content_type="application/json").json()["id"]
+
+    def send_take(first_seq):
+        for seq, part in enumerate(parts, start=first_seq):
+            response = phone.post(f"/api/v1/alarms/{aid}/audio?seq={seq}", part,
+                                  content_type="audio/webm")
+            assert response.status_code == 201, response.content
+
+    send_take(0)
+    send_take(1000)  # the page loaded again: a fresh recorder, a fresh header
+    desk = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = desk.new_page()
+    player = page.locator("#focus-audio")
+    try:
+        _sign_in(page, live_server, "olivia")
+        page.get_by_role("link", name="Console").click()
+        expect(page.get_by_role("heading", name="Nina: location and recording")).to_be_visible()
+        page.keyboard.press("p")
+        # Take 1 to its end, then take 2.
+        expect(player).to_have_attribute("data-take", "2", timeout=15000)
+        page.wait_for_function(_playing(0.5))
+        expect(page.get_by_text("You have heard everything so far (take 2 of 2)")).to_be_visible(
+            timeout=15000)
+        # A third take while the operator waits at the end: it plays as it comes.
+        send_take(2000)
+        expect(player).to_have_attribute("data-take", "3", timeout=15000)
+        page.wait_for_function(_playing(0.5))
+    finally:
+        desk.close()
+    reads = AuditEvent.objects.filter(action="alarm.recording.read").order_by("id")
+    assert [r.actor.username for r in reads] == ["olivia"] * 3
+    assert [re.search(r"take \d of \d", r.summary).group() for r in reads] == [
+        "take 1 of 2", "take 2 of 2", "take 3 of 3"]

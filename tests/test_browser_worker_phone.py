@@ -1,20 +1,21 @@
 """ALM-01, ALM-02 in a real browser, on the worker's phone: after a red alert the page
-records and sends audio and where the worker is; an amber alert carries a voice memo.
+records and sends audio and where the worker is, in a fresh take when the page loads
+again mid-alarm; an amber alert carries a voice memo.
 
 Chromium runs with a fake microphone (a beeping test signal) and the prompts answered
 yes, as a phone whose worker allowed the microphone and location."""
 
+import base64
 import re
-import time
 
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
 from lonewatch.accounts.actions import do_create_token
-from lonewatch.alarms import actions
+from lonewatch.alarms import actions, audio
 from lonewatch.alarms.models import Alarm, AudioChunk
-from tests.browser import CHROMIUM, FLAGS, PHONE, screenshot
+from tests.browser import screenshot, until, worker_phone
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,20 +24,8 @@ HOME = {"latitude": 52.6641, "longitude": 0.1596, "accuracy": 20}
 MOVED = {"latitude": 52.6702, "longitude": 0.1703, "accuracy": 12}
 
 
-@pytest.fixture(scope="module")
-def media_browser(browser):
-    """A second chromium, from the same Playwright, with a fake microphone."""
-    fake = browser.browser_type.launch(executable_path=CHROMIUM, args=FLAGS + [
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
-    yield fake
-    fake.close()
-
-
 def _phone(browser, permissions=("microphone", "geolocation")):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="en-GB", geolocation=HOME,
-                                  permissions=list(permissions))
-    return context, context.new_page()
+    return worker_phone(browser, geolocation=HOME, permissions=permissions)
 
 
 def _sign_in(page, live_server, username):
@@ -55,16 +44,6 @@ def _hold_red_alert(page):
     page.mouse.up()
 
 
-def _until(check, timeout=20.0, message="never happened"):
-    """Poll the database while the browser works (the page keeps running meanwhile)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.25)
-    raise AssertionError(message)
-
-
 def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert(
         trust, nina_ready, start_session, live_server, media_browser, settings, tmp_path):
     settings.REQUIRE_TWO_FACTOR = False
@@ -80,7 +59,7 @@ def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert
         screenshot(page, "worker-red-alert-recording")
 
         # Slices arrive, numbered from 0 without a gap, the first a WebM header.
-        _until(lambda: alarm.audio_chunks.count() >= 3, message="no audio arrived")
+        until(lambda: alarm.audio_chunks.count() >= 3, message="no audio arrived")
         seqs = list(alarm.audio_chunks.values_list("seq", flat=True))
         assert seqs == list(range(len(seqs)))
         assert {c.content_type for c in alarm.audio_chunks.all()} == {"audio/webm"}
@@ -88,10 +67,10 @@ def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert
         assert first.startswith(b"\x1a\x45\xdf\xa3")
 
         # The phone says where it is, and again when it moves (at most every 10 s).
-        _until(lambda: alarm.events.filter(kind="location").exists(),
+        until(lambda: alarm.events.filter(kind="location").exists(),
                message="no location update arrived")
         context.set_geolocation(MOVED)
-        _until(lambda: Alarm.objects.filter(pk=alarm.pk, lat=MOVED["latitude"]).exists(),
+        until(lambda: Alarm.objects.filter(pk=alarm.pk, lat=MOVED["latitude"]).exists(),
                message="the moved location never arrived")
         alarm.refresh_from_db()
         assert (alarm.lon, alarm.accuracy_m) == (MOVED["longitude"], 12.0)
@@ -171,3 +150,121 @@ def test_alm_01_amber_alert_with_a_voice_memo_recorded_on_the_phone(
     assert chunk.seq == 0 and chunk.content_type == "audio/webm" and chunk.size > 1000
     memo = (tmp_path / "recordings" / str(amber.pk) / "000000.part").read_bytes()
     assert memo.startswith(b"\x1a\x45\xdf\xa3")
+
+
+# How long chromium hears a file: decoded whole, and played in an <audio> element to its
+# end (fast, and muted), as the console plays a take.
+HEAR = """async (b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  let decoded = null;
+  try {
+    const context = new OfflineAudioContext(1, 1, 48000);
+    decoded = (await context.decodeAudioData(bytes.buffer.slice(0))).duration;
+  } catch (e) { decoded = null; }
+  const player = new Audio(URL.createObjectURL(new Blob([bytes], {type: "audio/webm"})));
+  player.muted = true;
+  const played = await new Promise((done) => {
+    player.onended = () => done(player.currentTime);
+    player.onerror = () => done(-1);
+    player.onloadedmetadata = () => { player.playbackRate = 8; player.play(); };
+  });
+  return {decoded: decoded, played: played};
+}"""
+
+
+def _hear(page, data: bytes) -> dict:
+    return page.evaluate(HEAR, base64.b64encode(data).decode())
+
+
+def test_alm_02_a_page_reloaded_mid_alarm_records_a_second_take_and_both_play(
+        trust, nina_ready, start_session, live_server, media_browser, settings, tmp_path):
+    settings.REQUIRE_TWO_FACTOR = False
+    settings.DATA_DIR = tmp_path
+    start_session()
+    context, page = _phone(media_browser)
+    try:
+        _sign_in(page, live_server, "nina")
+        _hold_red_alert(page)
+        alarm = Alarm.objects.get(kind="red")
+        recording = page.get_by_text("Recording — the alarm centre can hear you")
+        expect(recording).to_be_visible(timeout=10000)
+        until(lambda: alarm.audio_chunks.count() >= 2, message="no audio arrived")
+
+        # The phone reloads the page mid-alarm: recording carries on, as a fresh take.
+        page.reload()
+        expect(recording).to_be_visible(timeout=10000)
+        until(lambda: alarm.audio_chunks.filter(seq__gte=1000).count() >= 2,
+               message="no audio arrived after the reload")
+    finally:
+        context.close()
+    takes = audio.takes(alarm)
+    assert [t.first_seq for t in takes] == [0, 1000]
+    assert all(len(t.parts) >= 2 and not t.waiting for t in takes)
+
+    olivia = trust.people["olivia"]
+    desk = Client(headers={"Authorization": "Bearer " + do_create_token(
+        olivia.user, name="desk", actor=None)[1]})
+    listed = desk.get(f"/api/v1/alarms/{alarm.pk}/recording/takes").json()
+    assert [t["first_seq"] for t in listed["takes"]] == [0, 1000]
+    played = [desk.get(f"/api/v1/alarms/{alarm.pk}/recording?take={n}") for n in (1, 2)]
+    assert [p["X-Lonewatch-Takes"] for p in played] == ["2", "2"]
+    listen = media_browser.new_context()
+    try:
+        page = listen.new_page()
+        page.set_content("<title>Listen</title>")
+        heard = [_hear(page, p.content) for p in played]
+        joined = _hear(page, played[0].content + played[1].content)
+    finally:
+        listen.close()
+    # Each take plays to its end: every 3-second slice of it is heard.
+    for take, each in zip(takes, heard, strict=True):
+        assert each["decoded"] > 3 * len(take.parts) - 1, (take, each)
+        assert each["played"] > 3 * len(take.parts) - 1, (take, each)
+    # Why takes: joined into one file, the player stops at the second header.
+    assert joined["played"] < heard[0]["played"] + 1 < sum(h["played"] for h in heard)
+    assert alarm.events.filter(kind="audio", summary__contains="take 2 started").exists()
+
+
+def test_alm_02_a_reloaded_pages_take_moves_when_an_earlier_loads_header_took_its_place(
+        trust, nina_ready, start_session, live_server, media_browser, settings, tmp_path):
+    """No audio had reached the server when the page loaded again, so both loads were told
+    to start at 0; the first load's slices, sent as it closed, come after that. The
+    reloaded page's header finds its place taken and moves its whole take on."""
+    settings.REQUIRE_TWO_FACTOR = False
+    settings.DATA_DIR = tmp_path
+    start_session()
+    context, page = _phone(media_browser)
+    audio_posts = re.compile(r"/my-day/alarms/\d+/audio\?seq=")
+    try:
+        _sign_in(page, live_server, "nina")
+        _hold_red_alert(page)
+        alarm = Alarm.objects.get(kind="red")
+        # No signal for audio: the first load's slices wait on the phone.
+        context.route(audio_posts, lambda route: route.abort("internetdisconnected"))
+        expect(page.get_by_text(re.compile("parts of the recording are waiting"))).to_be_visible(
+            timeout=15000)
+        page.reload()
+        expect(page.locator("#live-alarm")).to_have_attribute("data-seq", "0")
+        # The first load sent what it had as it closed (keepalive, past the lost signal).
+        until(lambda: alarm.audio_chunks.exists(), message="the first load's slices never came")
+        context.unroute(audio_posts)
+        until(lambda: alarm.audio_chunks.filter(seq__gte=1000).count() >= 2,
+              message="the reloaded page's take never arrived")
+    finally:
+        context.close()
+    takes = audio.takes(alarm)
+    assert [t.first_seq for t in takes] == [0, 1000]
+    assert [t.waiting for t in takes] == [0, 0] and len(takes[1].parts) >= 2
+    olivia = trust.people["olivia"]
+    desk = Client(headers={"Authorization": "Bearer " + do_create_token(
+        olivia.user, name="desk", actor=None)[1]})
+    listen = media_browser.new_context()
+    try:
+        page = listen.new_page()
+        page.set_content("<title>Listen</title>")
+        for take in takes:
+            played = desk.get(f"/api/v1/alarms/{alarm.pk}/recording?take={take.number}")
+            heard = _hear(page, played.content)
+            assert heard["played"] > 3 * len(take.parts) - 1, (take, heard)
+    finally:
+        listen.close()

@@ -125,6 +125,10 @@ class AudioChunk(models.Model):
 
     Chunks may arrive late, out of order or twice; the recording is the chunks in
     sequence order, and a chunk received again with the same content changes nothing.
+    A chunk that begins with its container's header starts a fresh recording, a take:
+    the phone's page was reloaded, or a device restarted its recorder, and went on
+    numbering where it was. Each take plays on its own (a second header partway
+    through a file stops the browser's player there).
     """
 
     alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="audio_chunks")
@@ -133,6 +137,7 @@ class AudioChunk(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     received_at = models.DateTimeField()
+    starts_take = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["seq"]

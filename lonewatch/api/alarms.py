@@ -5,7 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from lonewatch.alarms import actions, audio, stream
@@ -93,6 +93,23 @@ class ChunkOut(Schema):
     seq: int
     size: int
     received: int
+    # The chunk begins with its container's header: a fresh recording (a take) starts.
+    starts_take: bool
+
+
+class TakeOut(Schema):
+    take: int
+    first_seq: int
+    parts: int
+    bytes: int
+    waiting: int
+    last_received_at: datetime
+
+
+class RecordingOut(Schema):
+    content_type: str | None
+    received: int
+    takes: list[TakeOut]
 
 
 class LocationIn(Schema):
@@ -236,20 +253,49 @@ def add_audio(request, alarm_id: int, seq: int):
     except audio.AudioError as error:
         raise HttpError(error.status, str(error)) from None
     return Status(201, {"seq": chunk.seq, "size": chunk.size,
-                        "received": alarm.audio_chunks.count()})
+                        "received": alarm.audio_chunks.count(),
+                        "starts_take": chunk.starts_take})
 
 
 @router.get("/alarms/{alarm_id}/recording", response={200: None, 403: Error, 404: Error},
-            summary="The recording so far (every read is audited)",
+            summary="One take of the recording so far (every read is audited)",
+            description="`X-Lonewatch-Takes` says how many takes there are, "
+                        "`X-Lonewatch-Take-Parts` and `X-Lonewatch-Take-Bytes` how long each "
+                        "is (comma-separated, take 1 first), `X-Lonewatch-Take` which one "
+                        "this is and `X-Chunks-Waiting` how many of its chunks wait behind "
+                        "a gap.",
             # The console plays it with the operator's signed-in session.
             auth=[BearerToken(), SignedInSession()])
-def get_recording(request, alarm_id: int):
+def get_recording(request, alarm_id: int,
+                  take: int = Query(1, ge=1, description="Which take, from 1")):
     alarm = _access(request.user, alarm_id, perms.ACT)
-    data, content_type, waiting = audio.recording(alarm, actor=request.user)
+    try:
+        data, content_type, takes = audio.recording(alarm, actor=request.user, take=take)
+    except audio.AudioError as error:
+        raise HttpError(error.status, str(error)) from None
     response = HttpResponse(data, content_type=content_type)
-    response["X-Chunks-Waiting"] = str(waiting)
+    response["X-Lonewatch-Take"] = str(take)
+    response["X-Lonewatch-Takes"] = str(len(takes))
+    response["X-Lonewatch-Take-Parts"] = ", ".join(str(len(t.parts)) for t in takes)
+    response["X-Lonewatch-Take-Bytes"] = ", ".join(str(t.size) for t in takes)
+    response["X-Chunks-Waiting"] = str(takes[take - 1].waiting if takes else 0)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/alarms/{alarm_id}/recording/takes",
+            response={200: RecordingOut, 403: Error, 404: Error},
+            summary="The takes of the recording so far and how long each is (no audio, "
+                    "not audited)",
+            auth=[BearerToken(), SignedInSession()])
+def recording_takes(request, alarm_id: int):
+    alarm = _access(request.user, alarm_id, perms.ACT)
+    takes = audio.takes(alarm)
+    return {"content_type": takes[0].parts[0].content_type if takes else None,
+            "received": alarm.audio_chunks.count(),
+            "takes": [{"take": t.number, "first_seq": t.first_seq, "parts": len(t.parts),
+                       "bytes": t.size, "waiting": t.waiting,
+                       "last_received_at": t.last_received_at} for t in takes]}
 
 
 @router.post("/alarms/{alarm_id}/locations", response={200: AlarmOut, 400: Error, 403: Error,

@@ -84,10 +84,10 @@ def _live_alarm(me, now) -> dict:
              .exclude(state=Alarm.State.CLOSED).order_by("-raised_at").first())
     if alarm is None:
         return {}
-    last = alarm.audio_chunks.aggregate(last=Max("seq"))["last"]
     until = alarm.raised_at + timedelta(seconds=RECORD_SECONDS)
+    # A page loaded again mid-alarm records a fresh take, numbered clear of the last.
     return {"live_alarm": alarm, "record_until": until, "record_now": now < until,
-            "record_minutes": RECORD_SECONDS // 60, "next_seq": 0 if last is None else last + 1}
+            "record_minutes": RECORD_SECONDS // 60, "next_seq": audio.next_page_seq(alarm)}
 
 
 @require_POST
@@ -413,8 +413,8 @@ def _attach_memo(alarm, memo, *, actor) -> None:
                     data=memo.read())
 
 
-def _refused(message: str, status: int, alarm: Alarm | None = None) -> JsonResponse:
-    body = {"detail": message}
+def _refused(message: str, status: int, alarm: Alarm | None = None, **extra) -> JsonResponse:
+    body = {"detail": message} | extra
     if alarm is not None:
         alarm.refresh_from_db(fields=["state"])
         # The page stops recording and sending once the alarm is over.
@@ -441,9 +441,14 @@ def alarm_audio(request, alarm_id):
         chunk = audio.add_chunk(alarm, actor=request.user, seq=seq,
                                 content_type=request.content_type, data=request.body)
     except audio.AudioError as error:
-        return _refused(str(error), error.status, alarm)
+        # A place already taken (by a slice an earlier load of the page sent as it
+        # closed) says where the next free one is: the page numbers what it still has
+        # from there, so the header of its fresh recording is not lost.
+        extra = {} if error.next_seq is None else {"next_seq": error.next_seq}
+        return _refused(str(error), error.status, alarm, **extra)
     return JsonResponse({"seq": chunk.seq, "size": chunk.size,
-                         "received": alarm.audio_chunks.count()}, status=201)
+                         "received": alarm.audio_chunks.count(),
+                         "starts_take": chunk.starts_take}, status=201)
 
 
 @require_POST

@@ -3,8 +3,11 @@
 // ALM-02: while the red alert it raised is open, the phone records in short slices and
 // sends each one with its place in the recording. A slice is kept in memory and sent
 // again, in order, until the server has it: in a poor signal area audio comes late,
-// never lost (the server takes a slice twice or out of order). Where the worker has
-// agreed to location being kept, the phone also sends where it is when that changes.
+// never lost (the server takes a slice twice or out of order). Each load of the page
+// records a fresh take (its first slice carries the recording's header), numbered from
+// where the server says, clear of the slices an earlier load may still send. Where the
+// worker has agreed to location being kept, the phone also sends where it is when that
+// changes.
 // Recording stops when the alarm is closed, when the page is left, or after the most
 // the server allows (data-until). A discreet alarm shows nothing of this on the screen.
 //
@@ -50,10 +53,9 @@
     var sending = false, wait = 1000, retry = null;
     var stream = null, recorder = null, recording = false, stopTimer = null, awake = null;
     var watch = null, signedOut = false;
-    // Carry on after the last slice the server has. A slice an earlier load of the page
-    // numbered the same and sends late is refused (409) and dropped: a lost slice, not a
-    // gap that would stop the alarm centre's playback there.
-    var seq = Number(box.dataset.seq) || 0;
+    // Where this load's take starts: the server numbers each load clear of the slices an
+    // earlier one may still send (audio.next_page_seq).
+    var seq = Number(box.dataset.seq) || 0, firstSlice = true;
 
     function say(head, more, state) {
       if (discreet || !panel) { return; }
@@ -74,6 +76,7 @@
             var error = new Error(data.detail || "Not sent.");
             error.status = response.status;
             error.closed = data.alarm_open === false;
+            error.nextSeq = data.next_seq;  // a place taken: where the free ones start
             error.signedOut = response.type === "opaqueredirect";  // to the sign-in page
             throw error;
           });
@@ -125,6 +128,16 @@
           wait = Math.min(wait * 2, 15000);
           return;
         }
+        if (part.first && error.status === 409 && error.nextSeq > part.seq &&
+            queue[0] === part) {
+          // The take's first slice (its header) found its place taken: this take moves,
+          // every slice still here with it, to where the server says places are free.
+          var shift = error.nextSeq - part.seq;
+          queue.forEach(function (each) { each.seq += shift; });
+          seq += shift;
+          pump();
+          return;
+        }
         // Refused for good (it said why): this slice cannot be stored; the rest still go.
         if (queue[0] === part) { queue.shift(); }
         pump();
@@ -138,7 +151,8 @@
     });
 
     function keep(blob) {
-      queue.push({ seq: seq, blob: blob });
+      queue.push({ seq: seq, blob: blob, first: firstSlice });
+      firstSlice = false;
       seq += 1;
       pump();
     }

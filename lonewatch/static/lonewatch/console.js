@@ -119,17 +119,25 @@
     return { show: show };
   })();
 
-  // --- Listen: the recording so far, fetched again when it grows ----------------
-  // Every fetch goes through the audited recording endpoint, so it is fetched only
-  // when the operator asks to listen, or when they are listening and more arrives.
+  // --- Listen: the recording so far, take after take, fetched again as it grows ----
+  // A recording is one or more takes: each time the phone's page loads again mid-alarm
+  // (or a device restarts its recorder) a fresh take starts, and each plays on its own.
+  // The player plays them one after another and, at the end of what has come, follows
+  // the newest as it grows, so nothing stored goes unheard. Audio is fetched only through
+  // the audited recording endpoint, when the operator asks to listen or is listening and
+  // more arrives; how long each take is comes from the list of takes, which holds no audio.
   var player = (function () {
     var audio = document.getElementById("focus-audio");
     var button = document.getElementById("focus-play");
     var say = document.getElementById("focus-audio-status");
-    var alarm = null, url = null, parts = 0, arrivals = 0;
-    var loaded = false, stale = false, live = false, busy = false, blob = null;
+    var alarm = null, url = null, listing = null, parts = 0, arrivals = 0;
+    var take = 0, size = 0, takes = 0;  // the take in the player (from 1), its bytes; how many
+    var waiting = false;                // heard all that has come: play on when more comes
+    var busy = false, blob = null;
 
     function tell(text) { say.textContent = text; }
+
+    function which() { return takes > 1 ? " (take " + take + " of " + takes + ")" : ""; }
 
     function reset() {
       audio.pause();
@@ -137,7 +145,9 @@
       blob = null;
       audio.removeAttribute("src");
       audio.hidden = true;
-      loaded = stale = live = false;
+      delete audio.dataset.take;
+      take = size = takes = 0;
+      waiting = false;
     }
 
     function waitingText() {
@@ -145,31 +155,36 @@
                    : "No audio has come from the phone yet.";
     }
 
-    function select(id, address, count) {
+    function select(id, address, takesAddress, count) {
       if (id !== alarm) {
         reset();
-        alarm = id; url = address; parts = count;
+        alarm = id; url = address; listing = takesAddress; parts = count;
         tell(waitingText());
       } else if (count > parts) {
         grew(count);
       }
     }
 
-    function load(thenPlay) {
+    // Take n, fetched (one audited read) and played from `from` seconds.
+    function load(n, from, thenPlay) {
       if (busy || !url) { return; }
       busy = true;
-      var from = loaded ? audio.currentTime : 0, asked = alarm, seen = arrivals;
+      var asked = alarm;
       tell("Fetching the recording…");
-      fetch(url, { credentials: "same-origin", cache: "no-store" })
-        .then(function (r) { return r.ok ? r.blob() : Promise.reject(r.status); })
+      fetch(url + "?take=" + n, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) {
+          if (!r.ok) { return Promise.reject(r.status); }
+          takes = Number(r.headers.get("X-Lonewatch-Takes")) || takes;
+          return r.blob();
+        })
         .then(function (data) {
           busy = false;
           if (asked !== alarm) { return; }
           if (!data.size) { tell("No audio has come from the phone yet."); return; }
           var old = blob;
           blob = URL.createObjectURL(data);
-          loaded = true;
-          stale = arrivals !== seen;  // more came while this was on its way
+          take = n; size = data.size; waiting = false;
+          audio.dataset.take = n;
           audio.hidden = false;
           audio.addEventListener("loadedmetadata", function start() {
             audio.removeEventListener("loadedmetadata", start);
@@ -177,7 +192,7 @@
             if (thenPlay) {
               audio.play().catch(function () { tell("Press Play recording to listen."); });
             } else {
-              tell("Recording ready.");
+              tell("Recording ready" + which() + ".");
             }
           });
           audio.src = blob;
@@ -189,17 +204,45 @@
         });
     }
 
+    // At the end of what the player holds: more of this take, else the next take, else
+    // wait for the phone.
+    function onward() {
+      if (busy || !listing) { return; }
+      busy = true;
+      var asked = alarm, seen = arrivals;
+      fetch(listing, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (found) {
+          busy = false;
+          if (asked !== alarm) { return; }
+          takes = found.takes.length;
+          var current = found.takes[take - 1];
+          if (current && current.bytes > size) {
+            load(take, audio.currentTime, true);
+          } else if (takes > take) {
+            load(take + 1, 0, true);
+          } else if (arrivals !== seen) {
+            onward();  // more came while this looked
+          } else {
+            waiting = true;
+            tell("You have heard everything so far" + which() + ". New audio plays as " +
+                 "soon as it comes in.");
+          }
+        })
+        .catch(function () {
+          busy = false;
+          tell("Could not fetch the recording. Press Play recording to try again.");
+        });
+    }
+
     function grew(count) {
       parts = Math.max(parts + 1, count || 0);
       arrivals += 1;
-      if (!loaded) { tell(waitingText()); return; }
-      stale = true;
-      if (busy) { return; }  // the fetch under way, or the next, brings it
-      if (live) {
-        live = false;
-        load(true);
+      if (!take) { tell(waitingText()); return; }
+      if (waiting) {
+        onward();
       } else if (!audio.paused) {
-        tell("Playing. More audio has come in: it follows on.");
+        tell("Playing" + which() + ". More audio has come in: it follows on.");
       } else {
         tell("More audio has come in. Press Play recording to hear it.");
       }
@@ -207,25 +250,22 @@
 
     function toggle() {
       if (!url) { return; }
-      if (!audio.paused) { live = false; audio.pause(); return; }
-      if (!loaded || stale) { load(true); } else { audio.play(); }
+      if (!audio.paused) { audio.pause(); return; }
+      if (!take) { load(1, 0, true); } else if (waiting || audio.ended) { onward(); } else {
+        audio.play();
+      }
     }
 
     button.addEventListener("click", toggle);
     audio.addEventListener("play", function () {
       button.textContent = "Pause recording";
-      tell(stale ? "Playing. More audio has come in: it follows on." : "Playing.");
+      tell("Playing" + which() + ".");
     });
     audio.addEventListener("pause", function () {
       button.textContent = "Play recording";
-      if (!audio.ended && audio.hasAttribute("src")) { tell("Paused."); }
+      if (!audio.ended && audio.hasAttribute("src")) { tell("Paused" + which() + "."); }
     });
-    audio.addEventListener("ended", function () {
-      if (stale) { load(true); return; }
-      // At the end of what has come so far: play on as soon as more arrives.
-      live = true;
-      tell("You have heard everything so far. New audio plays as soon as it comes in.");
-    });
+    audio.addEventListener("ended", onward);
     return { select: select, grew: grew, toggle: toggle,
              alarm: function () { return alarm; } };
   })();
@@ -253,7 +293,7 @@
     shown = id;
     if (!card) {
       document.getElementById("focus-heading").textContent = "Location and recording";
-      player.select(null, null, 0);
+      player.select(null, null, null, 0);
       return;
     }
     try { window.sessionStorage.setItem(STORED, id); } catch (e) { /* private mode */ }
@@ -265,7 +305,7 @@
       data.place || "No visit running: no address given.";
     where.show({ lat: number(data.lat), lon: number(data.lon), accuracy: number(data.accuracy),
                  at: data.locatedAt || null, name: data.worker, address: data.place }, fresh);
-    player.select(id, data.recording, Number(data.audioParts || 0));
+    player.select(id, data.recording, data.takes, Number(data.audioParts || 0));
     if (byHand) {
       focus.scrollIntoView({ block: "nearest" });
       status.textContent = "Showing the alarm of " + data.worker + ".";
