@@ -15,7 +15,7 @@ from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions
 from lonewatch.alarms.models import Alarm
 from lonewatch.core.models import AuditEvent
-from tests.browser import PHONE, screenshot, until, worker_phone
+from tests.browser import PHONE, screenshot, sign_in, until, worker_phone
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,14 +56,6 @@ def _playing(past: float) -> str:
 }}"""
 
 
-def _sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
-
-
 def _sign_in_with_code(page, live_server, person):
     """An alarm-centre operator: password, then the code from their authenticator app."""
     device = TOTPDevice.objects.create(user=person.user, name="phone", confirmed=True)
@@ -101,7 +93,7 @@ def test_alm_02_03_worker_raises_red_alarm_and_operator_acknowledges_listens_esc
         console.evaluate("window.lwSameConsole = true")
 
         # The worker holds the red alert on "My day" (a short press sends nothing).
-        _sign_in(phone, live_server, "nina")
+        sign_in(phone, live_server, "nina")
         phone.get_by_role("link", name="My day").click()
         button = phone.get_by_role("button", name=re.compile("Hold for red alert"))
         button.hover()
@@ -234,7 +226,7 @@ def test_alm_02_operator_locates_the_worker_on_the_map_and_listens_as_the_record
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
     page = desk.new_page()
     try:
-        _sign_in(page, live_server, "olivia")
+        sign_in(page, live_server, "olivia")
         page.get_by_role("link", name="Console").click()
         focus = page.locator("#alarm-focus")
         expect(focus.get_by_role("heading", name="Nina: location and recording")).to_be_visible()
@@ -310,7 +302,7 @@ def test_alm_02_console_plays_take_after_take_and_follows_the_newest(
     page = desk.new_page()
     player = page.locator("#focus-audio")
     try:
-        _sign_in(page, live_server, "olivia")
+        sign_in(page, live_server, "olivia")
         page.get_by_role("link", name="Console").click()
         expect(page.get_by_role("heading", name="Nina: location and recording")).to_be_visible()
         page.keyboard.press("p")

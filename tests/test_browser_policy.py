@@ -7,18 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from lonewatch.escalation.policy import do_set_policy, steps_for
-from tests.browser import screenshot
-from tests.conftest import PASSWORD
+from tests.browser import screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def test_esc_01_security_manager_changes_the_trust_default_on_a_phone(trust, live_server,
@@ -27,7 +18,7 @@ def test_esc_01_security_manager_changes_the_trust_default_on_a_phone(trust, liv
     do_set_policy(trust.north, [{"after_seconds": 0, "notify": "buddy", "channels": ["sms"]}],
                   actor=trust.people["maria"].user)
     page = phone
-    _sign_in(page, live_server, "leslie")
+    sign_in(page, live_server, "leslie")
     page.goto(f"{live_server.url}/teams/")
     page.get_by_role("link", name="Trust default escalation policy").click()
     expect(page.get_by_role("heading", name="Trust default escalation policy",
@@ -51,7 +42,7 @@ def test_esc_01_manager_sends_the_team_back_to_the_trust_default_on_a_phone(
     do_set_policy(trust.north, [{"after_seconds": 0, "notify": "buddy", "channels": ["sms"]}],
                   actor=trust.people["maria"].user)
     page = phone
-    _sign_in(page, live_server, "maria")
+    sign_in(page, live_server, "maria")
     page.goto(f"{live_server.url}/teams/{trust.north.pk}/")
     page.get_by_role("link", name="What happens when someone in North misses a check-in"
                      ).click()

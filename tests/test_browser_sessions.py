@@ -1,7 +1,6 @@
 """MOV-01, MOV-02, ESC-02 in a real browser: a nurse's visit, and a manager handling
 a missed check-in."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -12,18 +11,9 @@ from lonewatch.escalation import actions as engine
 from lonewatch.escalation.models import Escalation
 from lonewatch.notify.actions import send_due
 from lonewatch.visits.models import Session
-from tests.browser import PHONE, screenshot
-from tests.conftest import PASSWORD
+from tests.browser import PHONE, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def test_mov_01_nurse_plans_starts_checks_in_and_ends_a_visit(trust, nina_ready, live_server,
@@ -34,7 +24,7 @@ def test_mov_01_nurse_plans_starts_checks_in_and_ends_a_visit(trust, nina_ready,
                                                "accuracy": 15})
     page = context.new_page()
     try:
-        _sign_in(page, live_server, "nina")
+        sign_in(page, live_server, "nina")
         page.get_by_role("link", name="My day").click()
         page.get_by_label("Where?").fill("12 Acacia Avenue, Wisbech")
         page.get_by_label("Postcode").fill("PE13 1AB")
@@ -73,7 +63,7 @@ def test_esc_02_manager_sees_a_missed_check_in_and_resolves_it(trust, start_sess
     engine.fire_due()
     send_due()
     page = phone
-    _sign_in(page, live_server, "maria")
+    sign_in(page, live_server, "maria")
     page.get_by_role("link", name="Board").click()
     expect(page.get_by_role("heading", name="Missed check-ins")).to_be_visible()
     expect(page.get_by_text("Nobody handling yet")).to_be_visible()

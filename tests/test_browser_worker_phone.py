@@ -15,8 +15,7 @@ from playwright.sync_api import expect
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions, audio
 from lonewatch.alarms.models import Alarm, AudioChunk
-from tests.browser import screenshot, until, worker_phone
-from tests.conftest import PASSWORD
+from tests.browser import screenshot, sign_in, until, worker_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,12 +27,8 @@ def _phone(browser, permissions=("microphone", "geolocation")):
     return worker_phone(browser, geolocation=HOME, permissions=permissions)
 
 
-def _sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+def _sign_in_to_my_day(page, live_server, username):
+    sign_in(page, live_server, username)
     page.get_by_role("link", name="My day").click()
 
 
@@ -51,7 +46,7 @@ def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert
     start_session()
     context, page = _phone(media_browser)
     try:
-        _sign_in(page, live_server, "nina")
+        _sign_in_to_my_day(page, live_server, "nina")
         _hold_red_alert(page)
         alarm = Alarm.objects.get(kind="red")
         expect(page.get_by_text("Recording — the alarm centre can hear you")).to_be_visible(
@@ -100,7 +95,7 @@ def test_alm_02_a_refused_microphone_leaves_the_alarm_standing(trust, nina_ready
     settings.REQUIRE_TWO_FACTOR = False
     context, page = _phone(browser, permissions=("geolocation",))  # no microphone
     try:
-        _sign_in(page, live_server, "nina")
+        _sign_in_to_my_day(page, live_server, "nina")
         _hold_red_alert(page)
         expect(page.get_by_text("The microphone is off: the alarm centre cannot hear you")
                ).to_be_visible(timeout=10000)
@@ -118,7 +113,7 @@ def test_alm_01_amber_alert_with_a_voice_memo_recorded_on_the_phone(
     settings.DATA_DIR = tmp_path
     context, page = _phone(media_browser)
     try:
-        _sign_in(page, live_server, "nina")
+        _sign_in_to_my_day(page, live_server, "nina")
         page.locator("summary", has_text="Amber alert").click()
         page.get_by_label("What should the alarm centre know?").fill("Going in: dog in the house")
         record = page.get_by_role("button", name="Record a voice memo")
@@ -183,7 +178,7 @@ def test_alm_02_a_page_reloaded_mid_alarm_records_a_second_take_and_both_play(
     start_session()
     context, page = _phone(media_browser)
     try:
-        _sign_in(page, live_server, "nina")
+        _sign_in_to_my_day(page, live_server, "nina")
         _hold_red_alert(page)
         alarm = Alarm.objects.get(kind="red")
         recording = page.get_by_text("Recording — the alarm centre can hear you")
@@ -236,7 +231,7 @@ def test_alm_02_a_reloaded_pages_take_moves_when_an_earlier_loads_header_took_it
     context, page = _phone(media_browser)
     audio_posts = re.compile(r"/my-day/alarms/\d+/audio\?seq=")
     try:
-        _sign_in(page, live_server, "nina")
+        _sign_in_to_my_day(page, live_server, "nina")
         _hold_red_alert(page)
         alarm = Alarm.objects.get(kind="red")
         # No signal for audio: the first load's slices wait on the phone.
