@@ -452,3 +452,18 @@ def test_alm_01_buddy_sees_the_amber_of_the_worker_they_watch(trust, start_sessi
     assert "Amber alert" in page and "Dog loose in the garden" in page
     other = login(Client(), trust.people["sol"]).get("/buddy/").content.decode()
     assert "Dog loose in the garden" not in other
+
+
+def test_alm_02_discreet_trigger_raises_a_silent_red_alert_that_shows_nothing(trust, desk,
+                                                                              as_person):
+    """The page's discreet trigger reads as an everyday message: the alarm centre gets a
+    red alert, the worker's screen says only that it was sent, with no cancel box."""
+    client = as_person(trust.people["nina"])
+    page = client.post("/my-day/alert/red", {"discreet": "1"}, follow=True).content.decode()
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.source, alarm.state) == ("red", "discreet", "raised")
+    assert Delivery.objects.filter(purpose="alarm_raised",
+                                   recipient=trust.people["olivia"]).exists()
+    assert "Sent to the office." in page
+    assert "Red alert" not in page and "Cancel it with your PIN" not in page
+    assert "Recording" not in page

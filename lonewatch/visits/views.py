@@ -67,9 +67,10 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
     context["inbox"] = Delivery.objects.filter(recipient=me, channel="in_app").order_by(
         "-created_at")[:5]
     # A red alert the worker can still cancel (MOV-04: a duress PIN answers alike).
+    # A discreet alert offers no cancel box: it would show on the screen.
     context["cancellable"] = Alarm.objects.filter(
-        worker=me, kind=Alarm.Kind.RED, cancel_until__gt=clock.now()).exclude(
-        state=Alarm.State.CLOSED).first()
+        worker=me, kind=Alarm.Kind.RED, source=Alarm.Source.APP,
+        cancel_until__gt=clock.now()).exclude(state=Alarm.State.CLOSED).first()
     context.update(_live_alarm(me, context["now"]))
     context["memo_seconds"] = MEMO_SECONDS
     return render(request, "visits/my_day.html", context, status=status)
@@ -397,7 +398,9 @@ def raise_alert(request, kind):
         messages.error(request, f"Your amber alert was not logged: the voice memo could not "
                                 f"be kept. {error} Try again, or discard the voice memo.")
         return redirect("my_day")
-    if kind == Alarm.Kind.RED:
+    if alarm.source == Alarm.Source.DISCREET:
+        messages.success(request, "Sent to the office.")  # ALM-02: nothing to give it away
+    elif kind == Alarm.Kind.RED:
         messages.success(request, "Red alert sent. The alarm centre is coming to you.")
     else:
         messages.success(request, "Amber alert logged with your location"
