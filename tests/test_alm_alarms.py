@@ -467,3 +467,37 @@ def test_alm_02_discreet_trigger_raises_a_silent_red_alert_that_shows_nothing(tr
     assert "Sent to the office." in page
     assert "Red alert" not in page and "Cancel it with your PIN" not in page
     assert "Recording" not in page
+
+
+def test_alm_02_console_shows_who_what_where_and_next_of_kin_while_the_alarm_is_open(
+        client, trust, desk, as_person, start_session):
+    """The operator sees the worker's description, vehicle, planned visit and last
+    check-ins; next of kin only while a red alarm is open, and every showing audited."""
+    from lonewatch.core.models import AuditEvent
+    from lonewatch.org.models import NextOfKin
+    from lonewatch.visits import actions as visit_actions
+
+    nina = trust.people["nina"]
+    nina.description = "Tall, short grey hair, navy uniform"
+    nina.vehicle_description = "Blue Corsa AB12 CDE"
+    nina.location_consent_at = clock.now()
+    nina.save()
+    NextOfKin.objects.create(person=nina, name="Sam Green", relationship="Partner",
+                             phone="+447700900555")
+    session = start_session(interval=600)
+    visit_actions.do_check_in(session, actor=nina.user, lat=52.66, lon=0.16, accuracy_m=12)
+    console = as_person(trust.people["olivia"], verified=True)
+    assert console.get(f"/people/{nina.pk}/next-of-kin").status_code == 403  # no alarm yet
+    aid = post(client, "/api/v1/alarms", desk["nina"]).json()["id"]
+    page = console.get("/console/").content.decode()
+    for fact in ("Tall, short grey hair, navy uniform", "Blue Corsa AB12 CDE",
+                 "12 Acacia Avenue", "52.66000, 0.16000 (±12 m)", "Show next of kin"):
+        assert fact in page, fact
+    kin = console.get(f"/people/{nina.pk}/next-of-kin")
+    assert kin.status_code == 200 and "+447700900555" in kin.content.decode()
+    assert AuditEvent.objects.filter(action__contains="kin",
+                                     actor=trust.people["olivia"].user).count() == 1
+    console.post(f"/console/alarms/{aid}/acknowledge")
+    console.post(f"/console/alarms/{aid}/close", {"category": "genuine_closed_safely"})
+    other = as_person(trust.people["olivia"], verified=True)  # a fresh request's grants
+    assert other.get(f"/people/{nina.pk}/next-of-kin").status_code == 403

@@ -56,7 +56,7 @@ def alarm_json(alarm: Alarm) -> dict:
         "id": alarm.pk, "kind": alarm.kind, "state": alarm.state, "source": alarm.source,
         "drill": alarm.drill, "raised_at": alarm.raised_at, "message": alarm.message,
         "worker": {"id": worker.pk, "name": worker.full_name, "mobile": worker.mobile,
-                   "vehicle": worker.vehicle_description},
+                   "vehicle": worker.vehicle_description, "description": worker.description},
         "session_id": alarm.session_id,
         "location": None if alarm.lat is None else {
             "lat": alarm.lat, "lon": alarm.lon, "accuracy_m": alarm.accuracy_m,

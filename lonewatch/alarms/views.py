@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -17,8 +17,10 @@ from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_me
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation.models import Escalation
+from lonewatch.visits.models import SessionEvent
 
 A = Alarm.State
+CHECK_INS_SHOWN = 3
 
 
 def _operator(request):
@@ -30,8 +32,12 @@ def _operator(request):
 def _console(request) -> dict:
     user = request.user
     visible = perms.filter_visible(user, Alarm.objects.select_related("worker", "session"))
-    # How much audio each open alarm has, so the console's player knows there is some.
-    handled = visible.annotate(audio_parts=Count("audio_chunks", distinct=True))
+    # How much audio each open alarm has, so the console's player knows there is some;
+    # and the last check-ins of the session the worker is on (ALM-02).
+    handled = visible.annotate(audio_parts=Count("audio_chunks", distinct=True)).prefetch_related(
+        Prefetch("session__events", to_attr="recent_check_ins",
+                 queryset=SessionEvent.objects.filter(kind=SessionEvent.Kind.CHECKED_IN)
+                 .order_by("-at", "-id")[:CHECK_INS_SHOWN]))
     now = clock.now()
     return {
         "now": now,

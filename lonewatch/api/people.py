@@ -32,6 +32,7 @@ def _person_out(user, person: Person) -> dict:
     if perms.can(user, perms.VIEW, perms.CONTACT, person):
         out["contact"] = {"mobile": person.mobile, "email": person.email,
                           "vehicle_description": person.vehicle_description,
+                          "description": person.description,
                           "known_breaks": person.known_breaks}
     if perms.can(user, perms.VIEW, perms.FITNESS, person):
         out["fitness"] = {"unable_to_work_alone": person.unable_to_work_alone,

@@ -27,6 +27,7 @@ class Contact(Schema):
     mobile: str
     email: str
     vehicle_description: str
+    description: str
     known_breaks: str
 
 

@@ -126,6 +126,9 @@ WATCHING_BUDDY_GRANTS = frozenset({
 })
 # ORG-03: escalation points see next of kin while an escalation about the worker is open.
 ESCALATION_POINT_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
+# ALM-02: whoever handles alarms for the worker sees their next of kin while a red alarm
+# of theirs is open (the police will ask).
+ALARM_HANDLER_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
 ESCALATION_POINT_ROLES = frozenset({Role.LINE_MANAGER, Role.SENIOR_MANAGER,
                                     Role.SECURITY_MANAGER, Role.ALARM_OPERATOR})
 
@@ -281,8 +284,21 @@ def _relationship_grants(user, person, worker_id: int) -> frozenset:
             for m in memberships(user)
         ):
             grants |= ESCALATION_POINT_GRANTS
+    if any((ALARM, ACT) in GRANTS[m.role] for m in memberships(user)) and _open_red_alarm(
+            worker_id):
+        reach = reach_of(Person.objects.select_related("team").get(pk=worker_id))
+        if any((ALARM, ACT) in GRANTS[m.role] and _in_scope(m, reach, person)
+               for m in memberships(user)):
+            grants |= ALARM_HANDLER_GRANTS
     cache[worker_id] = frozenset(grants)
     return cache[worker_id]
+
+
+def _open_red_alarm(worker_id: int) -> bool:
+    from lonewatch.alarms.models import Alarm
+
+    return Alarm.objects.filter(worker_id=worker_id, kind=Alarm.Kind.RED).exclude(
+        state=Alarm.State.CLOSED).exists()
 
 
 def can_anywhere(user, action: str, resource: str) -> bool:

@@ -9,7 +9,7 @@ from lonewatch import clock
 from lonewatch.core import audit
 from lonewatch.org.models import NextOfKin, Person
 
-CONTACT_FIELDS = ("email", "mobile", "vehicle_description", "known_breaks")
+CONTACT_FIELDS = ("email", "mobile", "vehicle_description", "description", "known_breaks")
 
 
 def snapshot(person: Person, fields) -> dict:

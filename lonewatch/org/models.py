@@ -61,6 +61,8 @@ class Person(models.Model):
     mobile = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +447700900123")
     # ORG-03: held for the buddy and escalation points, shown to them only while needed.
     vehicle_description = models.CharField(max_length=200, blank=True)
+    # ALM-02, ESC-04: how to recognise them, in words (no photograph is held).
+    description = models.CharField(max_length=300, blank=True)
     known_breaks = models.TextField(blank=True)
     line_manager = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_reports"

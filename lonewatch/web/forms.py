@@ -26,6 +26,9 @@ class ContactForm(forms.Form):
     vehicle_description = forms.CharField(
         label="Vehicle (colour, make, model, registration)", max_length=200, required=False,
     )
+    description = forms.CharField(
+        label="How to recognise you", max_length=300, required=False,
+    )
     known_breaks = forms.CharField(
         label="Usual breaks and rest periods", required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -183,7 +183,8 @@ def profile(request):
     person = access_me(request.user)
     contact_form = ContactForm(initial={
         "mobile": person.mobile, "email": person.email,
-        "vehicle_description": person.vehicle_description, "known_breaks": person.known_breaks,
+        "vehicle_description": person.vehicle_description, "description": person.description,
+        "known_breaks": person.known_breaks,
     })
     return _profile(request, person, contact_form=contact_form)
 
@@ -195,7 +196,7 @@ def _profile(request, person, *, status=200, contact_form=None, kin_form=None, t
         "contact_form": contact_form or ContactForm(initial={
             "mobile": person.mobile, "email": person.email,
             "vehicle_description": person.vehicle_description,
-            "known_breaks": person.known_breaks}),
+            "description": person.description, "known_breaks": person.known_breaks}),
         "kin_form": kin_form or NextOfKinForm(),
         "token_form": token_form or TokenForm(),
         "kin": person.next_of_kin.all(),
