@@ -147,3 +147,19 @@ def start_session(nina_ready, trust, settings):
         return do_start_session(nina_ready, actor=nina_ready.user, **values)
 
     return _start
+
+
+T0 = "2026-11-23 09:00:00+00:00"
+
+
+@pytest.fixture
+def at(time_machine):
+    """Move the one clock to T0 plus a delta (``at(minutes=10)``); it stands still between."""
+    from datetime import datetime, timedelta
+
+    time_machine.move_to(T0, tick=False)
+
+    def _at(**delta):
+        time_machine.move_to(datetime.fromisoformat(T0) + timedelta(**delta), tick=False)
+
+    return _at

@@ -501,3 +501,21 @@ def test_alm_02_console_shows_who_what_where_and_next_of_kin_while_the_alarm_is_
     console.post(f"/console/alarms/{aid}/close", {"category": "genuine_closed_safely"})
     other = as_person(trust.people["olivia"], verified=True)  # a fresh request's grants
     assert other.get(f"/people/{nina.pk}/next-of-kin").status_code == 403
+
+
+def test_mov_04_the_two_pins_are_digits_and_differ(trust):
+    from django.contrib.auth.hashers import check_password
+
+    from lonewatch.visits.actions import SessionError, do_set_duress_pin, do_set_pin
+
+    nina = trust.people["nina"]
+    do_set_pin(nina, pin="2468", actor=nina.user)
+    with pytest.raises(SessionError, match="Your duress PIN must be 4 to 8 digits."):
+        do_set_duress_pin(nina, pin="12a4", actor=nina.user)
+    with pytest.raises(SessionError, match="must be different from your check-out PIN"):
+        do_set_duress_pin(nina, pin="2468", actor=nina.user)
+    do_set_duress_pin(nina, pin="9753", actor=nina.user)
+    with pytest.raises(SessionError, match="must be different from your duress PIN"):
+        do_set_pin(nina, pin="9753", actor=nina.user)
+    nina.refresh_from_db()
+    assert check_password("2468", nina.pin_hash) and check_password("9753", nina.duress_pin_hash)

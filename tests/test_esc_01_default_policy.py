@@ -25,25 +25,12 @@ from lonewatch.escalation.policy import (
 )
 from lonewatch.org.models import Directorate, Organisation, Person, Team
 from lonewatch.visits import actions
-from tests.test_esc_engine import T0, tick, told
+from tests.test_esc_engine import tick, told
 
 CALL_MARIA = [{"after_seconds": 60, "notify": "line_manager", "channels": ["email", "in_app"]}]
 ALARM_CENTRE = [{"after_seconds": 0, "notify": "alarm_centre", "channels": ["in_app"]},
                 {"after_seconds": 600, "notify": "senior_manager", "channels": ["sms"]}]
 NORTH_OWN = [{"after_seconds": 0, "notify": "buddy", "channels": ["sms", "in_app"]}]
-
-
-@pytest.fixture
-def at(time_machine):
-    """Move the one clock to T0 plus a delta; it stands still in between."""
-    from datetime import datetime, timedelta
-
-    time_machine.move_to(T0, tick=False)
-
-    def _at(**delta):
-        time_machine.move_to(datetime.fromisoformat(T0) + timedelta(**delta), tick=False)
-
-    return _at
 
 
 def shape(steps) -> list[tuple]:

@@ -19,20 +19,6 @@ from lonewatch.visits import actions
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.models import Session, SessionEvent
 
-T0 = "2026-11-23 09:00:00+00:00"
-
-
-@pytest.fixture
-def at(time_machine):
-    time_machine.move_to(T0, tick=False)
-
-    def _at(**delta):
-        from datetime import datetime
-
-        time_machine.move_to(datetime.fromisoformat(T0) + timedelta(**delta), tick=False)
-
-    return _at
-
 
 def tick() -> None:
     actions.send_reminders()

@@ -337,30 +337,29 @@ def _close_checked_out(session: Session, actor, now) -> None:
 
 
 def do_set_pin(person: Person, *, pin: str, actor) -> None:
-    pin = (pin or "").strip()
-    if not pin.isdigit() or not 4 <= len(pin) <= 8:
-        raise SessionError("Your PIN must be 4 to 8 digits.", "pin")
-    if person.duress_pin_hash and check_password(pin, person.duress_pin_hash):
-        raise SessionError("Your check-out PIN must be different from your duress PIN.", "pin")
-    with transaction.atomic():
-        person.pin_hash = make_password(pin)
-        person.save(update_fields=["pin_hash"])
-        audit.record("person.pin.set", actor=actor, obj=person,
-                     summary=f"{person.full_name} set a check-out PIN")
+    _set_pin(person, pin, actor=actor, field="pin_hash", other="duress_pin_hash",
+             name="check-out PIN", other_name="duress PIN", action="person.pin.set")
 
 
 def do_set_duress_pin(person: Person, *, pin: str, actor) -> None:
     """MOV-04: a second PIN that looks like a normal one and raises a silent alarm."""
+    _set_pin(person, pin, actor=actor, field="duress_pin_hash", other="pin_hash",
+             name="duress PIN", other_name="check-out PIN", action="person.duress_pin.set")
+
+
+def _set_pin(person: Person, pin: str, *, actor, field: str, other: str, name: str,
+             other_name: str, action: str) -> None:
+    """Store one of the worker's two PINs, hashed; the two must differ."""
     pin = (pin or "").strip()
     if not pin.isdigit() or not 4 <= len(pin) <= 8:
-        raise SessionError("Your duress PIN must be 4 to 8 digits.", "pin")
-    if person.pin_hash and check_password(pin, person.pin_hash):
-        raise SessionError("Your duress PIN must be different from your check-out PIN.", "pin")
+        raise SessionError(f"Your {name} must be 4 to 8 digits.", "pin")
+    if getattr(person, other) and check_password(pin, getattr(person, other)):
+        raise SessionError(f"Your {name} must be different from your {other_name}.", "pin")
     with transaction.atomic():
-        person.duress_pin_hash = make_password(pin)
-        person.save(update_fields=["duress_pin_hash"])
-        audit.record("person.duress_pin.set", actor=actor, obj=person,
-                     summary=f"{person.full_name} set a duress PIN")
+        setattr(person, field, make_password(pin))
+        person.save(update_fields=[field])
+        audit.record(action, actor=actor, obj=person,
+                     summary=f"{person.full_name} set a {name}")
 
 
 def do_set_location_consent(person: Person, *, consent: bool, actor) -> None:
