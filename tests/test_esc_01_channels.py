@@ -105,7 +105,7 @@ def test_esc_01_notify_delivery_receipts_are_recorded(trust, client, settings, s
     settings.NOTIFY_CALLBACK_TOKEN = "callback-secret-123"
     session = start_session(interval=600)
     rows = queue([trust.people["ben"]], ["sms", "sms"], subject="s", body="b", link="",
-                 purpose="test", organisation_id=trust.org.pk, session=session)
+                 purpose="test", organisation_id=trust.org.pk, about=("session", session.pk))
     send_due()
     url = "/notify/callback"
 

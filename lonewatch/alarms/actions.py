@@ -13,12 +13,13 @@ from django.contrib.auth.hashers import check_password
 from django.db import transaction
 
 from lonewatch import clock
+from lonewatch.alarms import messages
 from lonewatch.alarms.models import Alarm, AlarmEvent, OperatorDuty
 from lonewatch.core import audit
 from lonewatch.core.permissions import Role, Scope
-from lonewatch.escalation.models import Channel
 from lonewatch.notify import actions as notify
-from lonewatch.notify import messages
+from lonewatch.notify.hooks import Outcome
+from lonewatch.notify.models import Channel
 from lonewatch.org.models import Person
 from lonewatch.visits.actions import location
 from lonewatch.visits.models import Session
@@ -104,7 +105,7 @@ def do_raise(worker: Person, *, actor, kind: str, source: str = Alarm.Source.APP
             # ALM-07: an external alarm receiving centre gets it by signed webhook too.
             notify.queue(operators, [Channel.IN_APP, Channel.PUSH, Channel.WEBHOOK],
                          subject=subject, body=body, link=link, purpose="alarm_raised",
-                         organisation_id=worker.organisation_id, session=alarm.session)
+                         organisation_id=worker.organisation_id, about=("alarm", alarm.pk))
     return alarm
 
 
@@ -212,7 +213,7 @@ def _close(alarm, *, actor, category, worker_agreed, note):
         subject, body, link = messages.incident_recorded(alarm, label)
         notify.queue(supervisors(alarm.organisation_id), [Channel.IN_APP, Channel.EMAIL],
                      subject=subject, body=body, link=link, purpose="incident_recorded",
-                     organisation_id=alarm.organisation_id)
+                     organisation_id=alarm.organisation_id, about=("alarm", alarm.pk))
 
 
 def do_flag_duress(alarm: Alarm, *, actor, note: str = "") -> Alarm:
@@ -231,7 +232,7 @@ def do_flag_duress(alarm: Alarm, *, actor, note: str = "") -> Alarm:
         notify.queue(supervisors(alarm.organisation_id),
                      [Channel.IN_APP, Channel.PUSH, Channel.SMS, Channel.EMAIL],
                      subject=subject, body=body, link=link, purpose="duress_suspected",
-                     organisation_id=alarm.organisation_id)
+                     organisation_id=alarm.organisation_id, about=("alarm", alarm.pk))
     return alarm
 
 
@@ -371,7 +372,7 @@ def realert_due(limit: int = 100) -> int:
             subject, body, link = messages.alarm(alarm, now, again=True)
             notify.queue(people, [Channel.IN_APP, Channel.PUSH, Channel.SMS], subject=subject,
                          body=body, link=link, purpose="alarm_realert",
-                         organisation_id=alarm.organisation_id, session=alarm.session)
+                         organisation_id=alarm.organisation_id, about=("alarm", alarm.pk))
             alarm.realerts += 1
             alarm.next_realert_at = now + interval
             alarm.save(update_fields=["realerts", "next_realert_at"])
@@ -400,3 +401,15 @@ def raise_from_escalation(session: Session, escalation_pk: int) -> Alarm | None:
     _event(alarm, "raised", "Raised by the missed check-in escalation", at=now,
            data={"escalation": escalation_pk})
     return alarm
+
+
+def record_delivery_outcomes(outcomes: list[Outcome], *, bulk: bool) -> None:
+    """The ``notify.hooks.delivery_outcomes`` handler for messages about an alarm. A
+    message that failed is a line on the alarm's own timeline, so the alarm centre sees
+    who was not reached; the rest stay in the delivery rows, off the live stream. Never
+    on the worker's session (MOV-04: what the alarm centre was sent about a duress alarm
+    is not the worker's to read). Runs inside the caller's transaction."""
+    AlarmEvent.objects.bulk_create([
+        AlarmEvent(alarm_id=o.about_id, at=o.at, summary=o.summary[:300],
+                   kind="delivery_failed", data=o.data | {"recipient": o.recipient_id})
+        for o in outcomes if o.about_kind == "alarm" and o.failed])

@@ -14,12 +14,14 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from lonewatch import clock
+from lonewatch.alarms.actions import raise_from_escalation
 from lonewatch.core import audit, bulk
-from lonewatch.escalation import policy, recipients
-from lonewatch.escalation.models import Channel, Escalation, Target
+from lonewatch.escalation import messages, policy, recipients
+from lonewatch.escalation.models import Escalation, Target
 from lonewatch.notify import actions as notify
-from lonewatch.notify import messages
-from lonewatch.notify.models import Delivery
+from lonewatch.notify.hooks import Outcome
+from lonewatch.notify.models import Channel, Delivery
+from lonewatch.visits.actions import close, renew_deadline, write_delivery_lines
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
 
@@ -147,8 +149,6 @@ def _fire(escalation: Escalation, now, outbox, events: list) -> None:
     target = escalation.steps[escalation.next_step]["target"]
     people = recipients.resolve(target, session)
     if target == Target.ALARM_CENTRE:
-        from lonewatch.alarms.actions import raise_from_escalation
-
         raise_from_escalation(session, escalation.pk)
     _step(escalation, session, people, now, outbox, events)
 
@@ -175,8 +175,8 @@ def _step(escalation, session, people: list, now, outbox, events: list) -> None:
             {"step": number + 1, "late_seconds": round(late, 1)}))
     outbox.add(people, step["channels"], subject=subject, body=body, link=link,
                purpose=f"escalation_step_{number + 1}",
-               organisation_id=session.worker.organisation_id, session=session,
-               escalation=escalation, due_at=scheduled)
+               organisation_id=session.worker.organisation_id,
+               about=("escalation", escalation.pk), due_at=scheduled)
     escalation.next_step = number + 1
     if escalation.next_step < len(escalation.steps):
         after = escalation.steps[escalation.next_step]["after_seconds"]
@@ -199,14 +199,21 @@ def _remind_handler(escalation: Escalation, now, outbox, events: list) -> None:
     subject, body, link = messages.still_handling(session, escalation, handler.full_name, now)
     outbox.add(people, [Channel.PUSH, Channel.SMS, Channel.IN_APP], subject=subject, body=body,
                link=link, purpose=f"handling_reminder_{times}",
-               organisation_id=session.worker.organisation_id, session=session,
-               escalation=escalation, due_at=escalation.next_step_at)
+               organisation_id=session.worker.organisation_id,
+               about=("escalation", escalation.pk), due_at=escalation.next_step_at)
     events.append(_event(
         session.pk, now, SessionEvent.Kind.REMINDER,
         f"Still open {round((now - escalation.acknowledged_at).total_seconds() / 60)} min "
         f"after {handler.full_name} took it: asked {', '.join(p.full_name for p in people)} "
         "to record the outcome", {"escalation": escalation.pk, "reminder": times}))
     escalation.next_step_at = now + interval
+
+
+def _told(escalation: Escalation) -> set:
+    """Everyone a message about this escalation went to."""
+    return {d.recipient for d in Delivery.objects.filter(
+        about_kind="escalation", about_id=escalation.pk).exclude(recipient=None)
+        .select_related("recipient")}
 
 
 def _lock(escalation: Escalation) -> Escalation:
@@ -239,15 +246,13 @@ def do_acknowledge(escalation: Escalation, *, actor) -> Escalation:
         audit.record("escalation.acknowledge", actor=actor, obj=escalation,
                      summary=f"{name} acknowledged the missed check-in of "
                              f"{session.worker.full_name}")
-        told = {d.recipient for d in Delivery.objects.filter(escalation=escalation)
-                .exclude(recipient=None).select_related("recipient")}
-        told -= {actor.person, session.worker}
+        told = _told(escalation) - {actor.person, session.worker}
         if told:
             subject, body, link = messages.handled(session, escalation, name)
             notify.queue(sorted(told, key=lambda p: p.pk), [Channel.IN_APP], subject=subject,
                          body=body, link=link, purpose="escalation_handled",
-                         organisation_id=session.worker.organisation_id, session=session,
-                         escalation=escalation)
+                         organisation_id=session.worker.organisation_id,
+                         about=("escalation", escalation.pk))
     return escalation
 
 
@@ -263,12 +268,8 @@ def do_resolve(escalation: Escalation, *, outcome: str, note: str = "", actor) -
             raise EscalationConflict("This escalation is already resolved.")
         session = _resolve(escalation, outcome=outcome, note=note, actor=actor)
         if outcome == Escalation.Outcome.SAFE:
-            from lonewatch.visits.actions import renew_deadline
-
             renew_deadline(session, clock.now())
         else:
-            from lonewatch.visits.actions import close
-
             close(session, clock.now())
     return escalation
 
@@ -294,15 +295,13 @@ def _resolve(escalation, *, outcome, note, actor) -> Session:
                  summary=f"Missed check-in of {session.worker.full_name} resolved: {label}",
                  after={"outcome": outcome, "note": note[:2000]})
     # Everyone who was told about the missed check-in hears how it ended.
-    told = {d.recipient for d in Delivery.objects.filter(escalation=escalation)
-            .exclude(recipient=None).select_related("recipient")}
-    told -= {getattr(actor, "person", None), session.worker}
+    told = _told(escalation) - {getattr(actor, "person", None), session.worker}
     if told:
         subject, body, link = messages.resolved(session, escalation, who, label)
         notify.queue(sorted(told, key=lambda p: p.pk), [Channel.IN_APP, Channel.PUSH],
                      subject=subject, body=body, link=link, purpose="escalation_resolved",
-                     organisation_id=session.worker.organisation_id, session=session,
-                     escalation=escalation)
+                     organisation_id=session.worker.organisation_id,
+                     about=("escalation", escalation.pk))
     return session
 
 
@@ -313,3 +312,16 @@ def resolve_by_worker(session: Session, *, actor) -> None:
         session=session).exclude(state=Escalation.State.RESOLVED).first()
     if escalation is not None:
         _resolve(escalation, outcome=Escalation.Outcome.LATE_CHECK_IN, note="", actor=actor)
+
+
+def record_delivery_outcomes(outcomes: list[Outcome], *, bulk: bool) -> None:
+    """The ``notify.hooks.delivery_outcomes`` handler for messages about an escalation:
+    a line on the timeline of the escalation's session. Runs inside the caller's
+    transaction."""
+    mine = [o for o in outcomes if o.about_kind == "escalation"]
+    if not mine:
+        return
+    session_of = dict(Escalation.objects.filter(pk__in={o.about_id for o in mine})
+                      .values_list("pk", "session_id"))
+    write_delivery_lines([(session_of[o.about_id], o) for o in mine if o.about_id in session_of],
+                         bulk=bulk)

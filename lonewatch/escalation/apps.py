@@ -6,5 +6,11 @@ class EscalationConfig(AppConfig):
     label = "escalation"
 
     def ready(self):
-        # Register this app's due-row scanners with the worker.
-        from lonewatch.escalation import scanners  # noqa: F401
+        # Register this app's due-row scanners with the worker and its hook handlers
+        # with the lower layers (docs/architecture.md lists them all).
+        from lonewatch.escalation import actions, scanners  # noqa: F401
+        from lonewatch.notify.hooks import delivery_outcomes
+        from lonewatch.visits import hooks
+
+        hooks.worker_back_in_contact.connect(actions.resolve_by_worker)
+        delivery_outcomes.connect(actions.record_delivery_outcomes)

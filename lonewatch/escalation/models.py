@@ -19,14 +19,6 @@ class Target(models.TextChoices):
     POLICE_ADVICE = "police_advice", "Advise calling the police"
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "Text message"
-    WEBHOOK = "webhook", "Webhook"
-    PUSH = "push", "Phone notification"
-    IN_APP = "in_app", "In Lonewatch"
-
-
 class EscalationPolicy(models.Model):
     """A team's ordered steps; a policy with no team is the organisation's default."""
 

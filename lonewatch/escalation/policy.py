@@ -12,7 +12,8 @@ from django.db import transaction
 
 from lonewatch import clock
 from lonewatch.core import audit
-from lonewatch.escalation.models import Channel, EscalationPolicy, EscalationStep, Target
+from lonewatch.escalation.models import EscalationPolicy, EscalationStep, Target
+from lonewatch.notify.models import Channel
 
 # How the pages say each channel, after "by".
 CHANNEL_WORDS = {Channel.EMAIL: "email", Channel.SMS: "text message", Channel.WEBHOOK: "webhook",

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_POST
 from lonewatch.core import permissions as perms
 from lonewatch.core.access import access_me, access_team
 from lonewatch.escalation import policy
-from lonewatch.escalation.models import Channel, EscalationPolicy, Target
+from lonewatch.escalation.models import EscalationPolicy, Target
+from lonewatch.notify.models import Channel
 from lonewatch.org.models import Team
 
 ROWS = 8

@@ -18,10 +18,9 @@ from django.db.models import F
 
 from lonewatch import clock
 from lonewatch.core import bulk
-from lonewatch.escalation.models import Channel
 from lonewatch.notify import transports
-from lonewatch.notify.models import Delivery, WebhookEndpoint
-from lonewatch.visits.models import SessionEvent
+from lonewatch.notify.hooks import Outcome, delivery_outcomes
+from lonewatch.notify.models import Channel, Delivery, WebhookEndpoint
 from lonewatch.worker.claim import claim
 
 log = logging.getLogger("lonewatch.notify")
@@ -42,26 +41,26 @@ def _address(person, channel) -> str:
 
 
 class Outbox:
-    """Deliveries, and their lines on the timeline, gathered inside one transaction and
+    """Deliveries, and what became of them at once, gathered inside one transaction and
     written together: a batch of escalation steps costs a few statements, not a few
     per message. Rows are dicts of column values until they are saved."""
 
     def __init__(self):
         self.deliveries: list[dict] = []
-        self.events: list[dict] = []
+        self.outcomes: list[Outcome] = []
         self._webhooks: dict = {}
 
     def add(self, people, channels, *, subject: str, body: str, link: str, purpose: str,
-            organisation_id, session=None, escalation=None,
+            organisation_id, about: tuple[str, int] | None = None,
             due_at: datetime | None = None) -> list[dict]:
         """One delivery per person per channel (webhooks: one per endpoint).
 
-        ``people`` need only ``pk``, ``full_name``, ``email`` and ``mobile``; ``session``
-        and ``escalation`` only ``pk``."""
+        ``people`` need only ``pk``, ``full_name``, ``email`` and ``mobile``; ``about``
+        is what the message is about, as ``(kind, id)``."""
         now = clock.now()
+        about_kind, about_id = about or ("", None)
         common = {"organisation_id": organisation_id,
-                  "session_id": session.pk if session is not None else None,
-                  "escalation_id": escalation.pk if escalation is not None else None,
+                  "about_kind": about_kind, "about_id": about_id,
                   "subject": subject[:200], "body": body, "link": link, "purpose": purpose,
                   "created_at": now, "due_at": due_at or now, "next_attempt_at": now,
                   "status": Delivery.Status.PENDING, "attempts": 0, "provider_ref": "",
@@ -82,16 +81,14 @@ class Outbox:
                     # Stored is delivered: the person's pages show it from now on.
                     row |= {"status": Delivery.Status.SENT, "sent_at": now,
                             "next_attempt_at": None, "provider_ref": "in_app"}
-                    self._event(row, SessionEvent.Kind.DELIVERY,
-                                f"{label} to {person.full_name}: {row['subject']}")
+                    self._outcome(row, f"{label} to {person.full_name}: {row['subject']}")
                 elif channel in NO_ADDRESS and not row["address"]:
                     # An alert that cannot be sent is shown as failed at once, so a manager
                     # sees the gap instead of trusting a message that reaches nobody.
                     row |= {"status": Delivery.Status.FAILED, "next_attempt_at": None,
                             "last_error": NO_ADDRESS[channel]}
-                    self._event(row, SessionEvent.Kind.DELIVERY_FAILED,
-                                f"{label} to {person.full_name} not possible: "
-                                f"{row['last_error']}")
+                    self._outcome(row, f"{label} to {person.full_name} not possible: "
+                                       f"{row['last_error']}", failed=True)
                 rows.append(row)
         self.deliveries += rows
         return rows
@@ -103,10 +100,11 @@ class Outbox:
                 .values_list("url", flat=True))
         return self._webhooks[organisation_id]
 
-    def _event(self, row: dict, kind: str, summary: str) -> None:
-        if row["session_id"] is not None:
-            self.events.append({"session_id": row["session_id"], "at": row["created_at"],
-                                "kind": kind, "summary": summary[:300], "data": {}})
+    def _outcome(self, row: dict, summary: str, *, failed: bool = False) -> None:
+        if row["about_id"] is not None:
+            self.outcomes.append(Outcome(row["about_kind"], row["about_id"],
+                                         row["created_at"], failed, summary[:300],
+                                         row["recipient_id"]))
 
     def save(self, *, need_ids: bool = True) -> list[Delivery]:
         """Write everything gathered. With ``need_ids`` the deliveries come back as saved
@@ -121,11 +119,11 @@ class Outbox:
                 row["sent_at"] = written
         if need_ids:
             saved = Delivery.objects.bulk_create([Delivery(**row) for row in self.deliveries])
-            SessionEvent.objects.bulk_create([SessionEvent(**row) for row in self.events])
         else:
             bulk.insert_rows(Delivery, self.deliveries)
-            bulk.insert_rows(SessionEvent, self.events)
-        self.deliveries, self.events = [], []
+        if self.outcomes:
+            delivery_outcomes(self.outcomes, bulk=not need_ids)
+        self.deliveries, self.outcomes = [], []
         return saved
 
 
@@ -155,7 +153,7 @@ def send_due(limit: int = 200) -> int:
     # A slow provider must not hold up missed deadlines and escalation steps, which
     # run in the same loop: after a few seconds the rest of the batch is handed back.
     budget = time.monotonic() + min(SEND_BUDGET_SECONDS, settings.DELIVERY_LEASE_SECONDS / 2)
-    sent, events, unsent = [], [], []
+    sent, outcomes, unsent = [], [], []
     for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
         if time.monotonic() > budget:
             unsent.append(delivery.pk)
@@ -166,18 +164,18 @@ def send_due(limit: int = 200) -> int:
             delivery.provider_ref, delivery.next_attempt_at = provider_ref[:200], None
             delivery.last_error = ""
             sent.append(delivery)
-            if delivery.session_id:
-                events.append({
-                    "session_id": delivery.session_id, "at": delivery.sent_at,
-                    "kind": SessionEvent.Kind.DELIVERY,
-                    "summary": f"{delivery.get_channel_display()} to {_who(delivery)}: "
-                               f"{delivery.subject}"[:300],
-                    "data": {"delivery": delivery.pk, "attempts": delivery.attempts,
-                             "late_seconds": round((delivery.sent_at - delivery.due_at)
-                                                   .total_seconds(), 1)}})
+            if delivery.about_id is not None:
+                outcomes.append(Outcome(
+                    delivery.about_kind, delivery.about_id, delivery.sent_at, False,
+                    f"{delivery.get_channel_display()} to {_who(delivery)}: "
+                    f"{delivery.subject}"[:300], delivery.recipient_id,
+                    {"delivery": delivery.pk, "attempts": delivery.attempts,
+                     "late_seconds": round((delivery.sent_at - delivery.due_at)
+                                           .total_seconds(), 1)}))
     with transaction.atomic():
         _mark_sent(sent)
-        bulk.insert_rows(SessionEvent, events)
+        if outcomes:
+            delivery_outcomes(outcomes, bulk=True)
         if unsent:
             Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING).update(
                 next_attempt_at=clock.now(), attempts=F("attempts") - 1)
@@ -240,10 +238,9 @@ def _fail(delivery: Delivery, reason: str) -> None:
     with transaction.atomic():
         updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
             status=Delivery.Status.FAILED, next_attempt_at=None, last_error=reason[:500])
-        if updated and delivery.session_id:
-            SessionEvent.objects.create(
-                session_id=delivery.session_id, at=now, kind=SessionEvent.Kind.DELIVERY_FAILED,
-                summary=f"{delivery.get_channel_display()} to {_who(delivery)} failed: "
-                        f"{reason}"[:300],
-                data={"delivery": delivery.pk})
+        if updated and delivery.about_id is not None:
+            delivery_outcomes([Outcome(
+                delivery.about_kind, delivery.about_id, now, True,
+                f"{delivery.get_channel_display()} to {_who(delivery)} failed: {reason}"[:300],
+                delivery.recipient_id, {"delivery": delivery.pk})], bulk=False)
     log.warning("delivery failed", extra={"delivery": delivery.pk, "reason": reason})

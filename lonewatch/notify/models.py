@@ -6,9 +6,15 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from lonewatch.escalation.models import Channel, Escalation
 from lonewatch.org.models import Organisation, Person
-from lonewatch.visits.models import Session
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    WEBHOOK = "webhook", "Webhook"
+    PUSH = "push", "Phone notification"
+    IN_APP = "in_app", "In Lonewatch"
 
 
 class Delivery(models.Model):
@@ -19,10 +25,11 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="deliveries")
-    escalation = models.ForeignKey(Escalation, null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="deliveries")
+    # What the message is about, as a plain reference ("escalation", 42): notify knows
+    # people and channels, not the records of the apps above it. The app that owns the
+    # kind shows the outcome on its record's timeline (``notify.hooks``).
+    about_kind = models.CharField(max_length=30, blank=True)
+    about_id = models.BigIntegerField(null=True, blank=True)
     recipient = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE,
                                   related_name="deliveries")
     channel = models.CharField(max_length=20, choices=Channel.choices)
@@ -51,6 +58,7 @@ class Delivery(models.Model):
             models.Index(fields=["next_attempt_at"], name="delivery_due_idx",
                          condition=Q(status="pending")),
             models.Index(fields=["recipient", "channel", "read_at"], name="delivery_inbox_idx"),
+            models.Index(fields=["about_kind", "about_id"], name="delivery_about_idx"),
         ]
 
     def __str__(self):

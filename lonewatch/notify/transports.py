@@ -12,7 +12,7 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from lonewatch.escalation.models import Channel
+from lonewatch.notify.models import Channel
 
 log = logging.getLogger("lonewatch.notify")
 
@@ -99,8 +99,8 @@ def send_webhook(delivery) -> str:
         "subject": delivery.subject,
         "text": delivery.body,
         "link": delivery.link,
-        "session_id": delivery.session_id,
-        "escalation_id": delivery.escalation_id,
+        "about": {"kind": delivery.about_kind, "id": delivery.about_id}
+        if delivery.about_id is not None else None,
     }).encode()
     timestamp = str(int(time.time()))
     headers = {

@@ -17,11 +17,10 @@ from django.views.decorators.http import require_POST
 from lonewatch import clock
 from lonewatch.core import audit
 from lonewatch.core.access import access_me
-from lonewatch.escalation.models import Channel
 from lonewatch.notify import actions, push
 from lonewatch.notify import messages as texts
-from lonewatch.notify.models import ChannelProof, Delivery, PushSubscription
-from lonewatch.visits.models import SessionEvent
+from lonewatch.notify.hooks import Outcome, delivery_outcomes
+from lonewatch.notify.models import Channel, ChannelProof, Delivery, PushSubscription
 
 TEST_INTERVAL = timedelta(minutes=5)
 
@@ -201,17 +200,18 @@ def notify_callback(request):
             Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DELIVERED,
                                                            delivered_at=now)
             summary = f"Text message to {delivery.recipient} reached the phone"
-            kind = SessionEvent.Kind.DELIVERY
+            failed = False
         elif status in NOTIFY_FAILED:
             Delivery.objects.filter(pk=delivery.pk).update(
                 status=Delivery.Status.FAILED, last_error=f"GOV.UK Notify: {status}")
             summary = f"Text message to {delivery.recipient} did not reach the phone ({status})"
-            kind = SessionEvent.Kind.DELIVERY_FAILED
+            failed = True
         else:
             return JsonResponse({"detail": "noted"}, status=200)
-        if delivery.session_id:
-            SessionEvent.objects.create(session_id=delivery.session_id, at=now, kind=kind,
-                                        summary=summary[:300], data={"delivery": delivery.pk})
+        if delivery.about_id is not None:
+            delivery_outcomes([Outcome(delivery.about_kind, delivery.about_id, now, failed,
+                                       summary[:300], delivery.recipient_id,
+                                       {"delivery": delivery.pk})], bulk=False)
     return JsonResponse({"detail": "recorded"}, status=200)
 
 

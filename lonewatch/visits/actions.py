@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.core import audit
+from lonewatch.core.bulk import insert_rows
 from lonewatch.core.permissions import Role
-from lonewatch.escalation.actions import resolve_by_worker
-from lonewatch.escalation.models import Channel
 from lonewatch.notify import actions as notify
-from lonewatch.notify import messages
+from lonewatch.notify.hooks import Outcome
+from lonewatch.notify.models import Channel
 from lonewatch.org.models import Absence, Person
+from lonewatch.visits import hooks, messages
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
 
@@ -224,7 +225,7 @@ def do_check_in(session: Session, *, actor, lat=None, lon=None, accuracy_m=None,
         now = clock.now()
         late = session.state == Session.State.OVERDUE
         if late:
-            resolve_by_worker(session, actor=actor)
+            hooks.worker_back_in_contact(session, actor=actor)
         renew_deadline(session, now)
         if here:
             _move(session, here, now)
@@ -255,7 +256,7 @@ def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
         session = _own_session(session, actor)
         now = clock.now()
         if session.state == Session.State.OVERDUE:
-            resolve_by_worker(session, actor=actor)
+            hooks.worker_back_in_contact(session, actor=actor)
             session.state = Session.State.ACTIVE
         session.last_contact_at = now
         _schedule(session, now, now + timedelta(seconds=seconds))
@@ -309,14 +310,12 @@ def do_end_session(session: Session, *, actor, pin: str) -> Session:
         duress = bool(worker.duress_pin_hash) and check_password(str(pin or ""),
                                                                   worker.duress_pin_hash)
         right = duress or check_password(str(pin or ""), worker.pin_hash)
-        if right:
-            _close_checked_out(session, actor, now)
         if duress:
             # MOV-04: the phone sees an ordinary check-out; the alarm centre gets a
-            # silent red alarm at once.
-            from lonewatch.alarms.actions import raise_duress_from_checkout
-
-            raise_duress_from_checkout(session, actor=actor)
+            # silent red alarm at once, with where the worker was last known to be.
+            hooks.duress_at_checkout(session, actor=actor)
+        if right:
+            _close_checked_out(session, actor, now)
     if not right:
         # Outside the refused change's transaction, so the failed attempt is kept.
         SessionEvent.objects.create(session=session, at=now, actor=actor,
@@ -328,7 +327,7 @@ def do_end_session(session: Session, *, actor, pin: str) -> Session:
 
 def _close_checked_out(session: Session, actor, now) -> None:
     if session.state == Session.State.OVERDUE:
-        resolve_by_worker(session, actor=actor)
+        hooks.worker_back_in_contact(session, actor=actor)
     close(session, now)
     SessionEvent.objects.create(session=session, at=now, actor=actor,
                                 kind=SessionEvent.Kind.ENDED, summary="Checked out safely")
@@ -388,8 +387,30 @@ def send_reminders(limit: int = 200) -> int:
                 notify.queue([session.worker], [Channel.PUSH, Channel.IN_APP], subject=subject,
                              body=body, link=link,
                              purpose="end_reminder" if end else "checkin_reminder",
-                             organisation_id=session.worker.organisation_id, session=session)
+                             organisation_id=session.worker.organisation_id,
+                             about=("session", session.pk))
                 SessionEvent.objects.create(session=session, at=now,
                                             kind=SessionEvent.Kind.REMINDER, summary=subject)
             handled += len(ids)
     return handled
+
+
+def record_delivery_outcomes(outcomes: list[Outcome], *, bulk: bool) -> None:
+    """The ``notify.hooks.delivery_outcomes`` handler for messages about a session (the
+    worker's own reminders). Runs inside the caller's transaction."""
+    write_delivery_lines([(o.about_id, o) for o in outcomes if o.about_kind == "session"],
+                         bulk=bulk)
+
+
+def write_delivery_lines(lines: list[tuple[int, Outcome]], *, bulk: bool) -> None:
+    """One timeline line per ``(session id, outcome)``, saying who the message went to,
+    so a page can show each reader the lines that are theirs to see. Runs inside the
+    caller's transaction."""
+    rows = [{"session_id": session_id, "at": o.at, "summary": o.summary[:300],
+             "kind": SessionEvent.Kind.DELIVERY_FAILED if o.failed else
+             SessionEvent.Kind.DELIVERY, "data": o.data | {"recipient": o.recipient_id}}
+            for session_id, o in lines]
+    if bulk:
+        insert_rows(SessionEvent, rows)
+    else:
+        SessionEvent.objects.bulk_create([SessionEvent(**row) for row in rows])
