@@ -39,9 +39,9 @@ django.setup()
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.accounts.models import User
 from lonewatch.alarms.actions import do_duty
-from lonewatch.core.permissions import Role, Scope
 from lonewatch.org.models import Organisation, Person, RoleMembership
 from lonewatch import clock
+from lonewatch.org.roles import Role, Scope
 
 org = Organisation.objects.create(name="Bench Trust")
 def person(name, role, scope):

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from lonewatch.accounts.models import User
-from lonewatch.core.permissions import Role, Scope
 from lonewatch.org.models import Directorate, Organisation, Person, RoleMembership, Team
+from lonewatch.org.roles import Role, Scope
 
 # Browser fixtures live in one module and are registered once here, so the whole run
 # shares one Playwright (two would fight over the event loop).

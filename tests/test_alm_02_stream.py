@@ -27,8 +27,8 @@ from lonewatch.alarms import actions, stream
 from lonewatch.alarms import hub as hubs
 from lonewatch.alarms.models import Alarm, AlarmEvent
 from lonewatch.core import permissions as perms
-from lonewatch.core.permissions import Role, Scope
 from lonewatch.org.models import Organisation, Person
+from lonewatch.org.roles import Role, Scope
 from lonewatch.visits.models import Session
 from tests import private_postgres
 from tests.processes import stop, wait_for
@@ -225,7 +225,7 @@ EXPECTED_ALARMS = {
     "maria": {"nina", "ben", "sol", "maria"},  # her team, and Sol who reports to her
     "sarah": {"nina", "ben", "sol", "maria"},  # her directorate
     "marcus": {"otto"},
-    "ben": {"ben", "otto"},  # his own, and Otto's while Ben is his buddy on a visit
+    "ben": {"ben", "otto"},  # his own, and Otto's raised on the visit Ben watches
     "nina": {"nina"},
     "otto": {"otto"},
     "claire": set(), "adam": set(), "jo": set(), "anita": set(),
@@ -236,7 +236,7 @@ EXPECTED_ALARMS = {
 def test_org_02_alarm_visibility_decided_in_memory_matches_filter_visible(
         trust, django_assert_num_queries):
     now = clock.now()
-    Session.objects.create(
+    visit = Session.objects.create(
         worker=trust.people["otto"], kind="visit", address="1 High Street",
         planned_start=now, planned_end=now + timedelta(hours=1), buddy=trust.people["ben"],
         interval_seconds=600, started_at=now, last_contact_at=now,
@@ -249,7 +249,7 @@ def test_org_02_alarm_visibility_decided_in_memory_matches_filter_visible(
                    stranger]:
         alarms[worker.user.username] = Alarm.objects.create(
             organisation=worker.organisation, worker=worker, kind="red", state="raised",
-            raised_at=now)
+            raised_at=now, session=visit if worker == visit.worker else None)
     loaded = Alarm.objects.select_related("worker__team").filter(
         pk__in=[a.pk for a in alarms.values()])
     reaches = {alarm.pk: perms.reach_of(alarm) for alarm in loaded}
@@ -261,7 +261,7 @@ def test_org_02_alarm_visibility_decided_in_memory_matches_filter_visible(
         # Memberships are loaded by now, as a stream loads them when it opens.
         organisation_wide = name in ("olivia", "leslie")
         with django_assert_num_queries(0 if organisation_wide else 1):
-            assert perms.visible_alarm_ids(user, reaches) == listed, name
+            assert perms.visible_ids(user, Alarm, reaches) == listed, name
 
 
 @pytest.mark.django_db
@@ -272,7 +272,7 @@ def test_org_02_an_own_record_scope_reaches_only_alarms_about_the_person(trust):
     alarm = Alarm.objects.create(pk=owen.pk, organisation=trust.org, worker=nina, kind="red",
                                  state="raised", raised_at=clock.now())
     assert not perms.filter_visible(owen.user, Alarm.objects.all()).exists()
-    assert perms.visible_alarm_ids(owen.user, {alarm.pk: perms.reach_of(alarm)}) == set()
+    assert perms.visible_ids(owen.user, Alarm, {alarm.pk: perms.reach_of(alarm)}) == set()
 
 
 SEED = r"""
@@ -280,8 +280,8 @@ import django
 django.setup()
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.accounts.models import User
-from lonewatch.core.permissions import Role, Scope
 from lonewatch.org.models import Organisation, Person, RoleMembership
+from lonewatch.org.roles import Role, Scope
 
 org = Organisation.objects.create(name="Restart Trust")
 for name, role in (("operator", Role.ALARM_OPERATOR), ("worker", Role.LONE_WORKER)):

@@ -11,6 +11,7 @@ from lonewatch.alarms import actions
 from lonewatch.alarms.models import Alarm
 from lonewatch.notify.models import Delivery
 from lonewatch.visits import actions as visits
+from lonewatch.visits.actions import close
 
 
 def bearer(person):
@@ -159,14 +160,23 @@ def test_alm_02_bad_locations_are_refused_and_change_nothing(client, trust, desk
     assert Alarm.objects.get(pk=aid).lat is None
 
 
-def test_alm_02_buddy_sees_the_workers_alarm_only_while_watching(client, trust, desk,
-                                                                 start_session):
-    aid = post(client, "/api/v1/ambers", desk["nina"], {"message": "dog"}).json()["id"]
-    assert client.get(f"/api/v1/alarms/{aid}", headers=desk["ben"]).status_code == 404
-    start_session(interval=900)
-    assert client.get(f"/api/v1/alarms/{aid}", headers=desk["ben"]).status_code == 200
+def test_org_03_buddy_sees_only_the_alarms_of_the_session_being_watched(client, trust, desk,
+                                                                         start_session):
+    """Q-SEC, ORG-03: the buddy sees a worker's alerts only while watching a running
+    session, and only that session's: not the worker's history, not what they raised
+    before or after."""
+    before = post(client, "/api/v1/ambers", desk["nina"], {"message": "dog"}).json()["id"]
+    assert client.get(f"/api/v1/alarms/{before}", headers=desk["ben"]).status_code == 404
+    session = start_session(interval=900)
+    during = post(client, "/api/v1/ambers", desk["nina"], {"message": "gate"}).json()["id"]
+    assert client.get(f"/api/v1/alarms/{during}", headers=desk["ben"]).status_code == 200
+    assert client.get(f"/api/v1/alarms/{before}", headers=desk["ben"]).status_code == 404
+    listed = {a["id"] for a in client.get("/api/v1/alarms", headers=desk["ben"]).json()}
+    assert during in listed and before not in listed
     otto = bearer(trust.people["otto"])
-    assert client.get(f"/api/v1/alarms/{aid}", headers=otto).status_code == 404
+    assert client.get(f"/api/v1/alarms/{during}", headers=otto).status_code == 404
+    close(session, clock.now())
+    assert client.get(f"/api/v1/alarms/{during}", headers=desk["ben"]).status_code == 404
 
 
 def test_alm_02_an_escalation_step_for_the_alarm_centre_arrives_as_an_alarm(trust, desk,

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 
 from lonewatch.core import audit
-from lonewatch.core.permissions import Role
 from lonewatch.org.models import Directorate, Person, RoleMembership, Team
+from lonewatch.org.roles import Role
 from lonewatch.worker import loop
 from lonewatch.worker.models import Heartbeat
 

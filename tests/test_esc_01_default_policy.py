@@ -11,9 +11,10 @@ from lonewatch.accounts.actions import do_create_token
 from lonewatch.accounts.models import User
 from lonewatch.core import permissions as perms
 from lonewatch.core.models import AuditEvent
-from lonewatch.core.permissions import CHANGE, POLICY, VIEW
+from lonewatch.core.permissions import CHANGE, VIEW
 from lonewatch.escalation import policy
 from lonewatch.escalation.models import Escalation, EscalationPolicy
+from lonewatch.escalation.permissions import POLICY
 from lonewatch.escalation.policy import (
     DEFAULT_STEPS,
     PolicyError,
@@ -24,6 +25,7 @@ from lonewatch.escalation.policy import (
     steps_for_team,
 )
 from lonewatch.org.models import Directorate, Organisation, Person, Team
+from lonewatch.org.roles import Role, Scope
 from lonewatch.visits import actions
 from tests.test_esc_engine import tick, told
 
@@ -85,7 +87,6 @@ def test_esc_01_another_trusts_default_is_out_of_everyones_reach(trust):
 def test_esc_01_an_organisation_wide_manager_role_may_change_the_default(trust):
     """The rule is the scope, not the role's name: a line manager scoped to the whole
     organisation reaches the default; the same role scoped to a team does not."""
-    from lonewatch.core.permissions import Role, Scope
 
     wide = trust.person("wendy", None, [(Role.LINE_MANAGER, Scope.ORGANISATION)])
     assert perms.can(wide.user, CHANGE, POLICY, trust.org)

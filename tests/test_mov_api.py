@@ -8,7 +8,9 @@ from lonewatch import clock
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.escalation import actions as engine
 from lonewatch.escalation.models import Escalation
+from lonewatch.escalation.permissions import ESCALATION
 from lonewatch.org.models import Absence
+from lonewatch.org.roles import Role
 from lonewatch.visits.models import Session, SessionEvent
 
 
@@ -266,7 +268,6 @@ def test_mov_01_times_without_a_time_zone_are_refused(client, trust, nina_api):
 def test_esc_02_nobody_acknowledges_their_own_missed_check_in(trust, start_session,
                                                              time_machine):
     from lonewatch.core import permissions as perms
-    from lonewatch.core.permissions import Role
     from lonewatch.org.models import RoleMembership
 
     RoleMembership.objects.create(person=trust.people["nina"], role=Role.LINE_MANAGER,
@@ -277,8 +278,8 @@ def test_esc_02_nobody_acknowledges_their_own_missed_check_in(trust, start_sessi
     escalation = Escalation.objects.get()
     nina = trust.people["nina"].user
     nina._lonewatch_memberships = None
-    assert perms.can(nina, perms.VIEW, perms.ESCALATION, escalation)
-    assert not perms.can(nina, perms.ACT, perms.ESCALATION, escalation)
+    assert perms.can(nina, perms.VIEW, ESCALATION, escalation)
+    assert not perms.can(nina, perms.ACT, ESCALATION, escalation)
 
 
 def test_bud_02_absences_recorded_by_the_manager_and_the_person(client, trust, as_person,

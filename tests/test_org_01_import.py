@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from lonewatch.core.models import AuditEvent
-from lonewatch.core.permissions import Role, Scope
 from lonewatch.org.importer import ImportFailed, import_people
 from lonewatch.org.models import Organisation, Person, RoleMembership, Team
+from lonewatch.org.roles import Role, Scope
 
 HEADER = "username,full_name,email,mobile,directorate,team,roles,line_manager,buddy\n"
 GOOD = HEADER + (

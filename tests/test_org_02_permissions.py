@@ -8,8 +8,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from lonewatch.core import permissions as perms
-from lonewatch.core.permissions import CHANGE, CONTACT, FITNESS, NEXT_OF_KIN, PERSON, VIEW
+from lonewatch.core.permissions import CHANGE, VIEW
 from lonewatch.org.models import Person, Team
+from lonewatch.org.permissions import ABSENCE, CONTACT, FITNESS, NEXT_OF_KIN, PERSON
+from lonewatch.org.roles import is_privileged
 
 EVERYONE = {"nina", "sol", "otto", "self"}
 # actor -> (resource, action) -> which of nina (North), sol (South, reports to
@@ -98,8 +100,8 @@ def test_org_02_team_matrix(trust, actor):
 def test_org_02_lists_agree_with_single_checks(trust, actor):
     """A list never shows a record that opening it would refuse, and the reverse."""
     user = trust.people[actor].user
-    for resource in (PERSON, CONTACT, NEXT_OF_KIN, FITNESS, perms.ABSENCE):
-        listed = set(perms.filter_visible(user, Person.objects.all(), resource=resource))
+    for resource in (PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ABSENCE):
+        listed = set(perms.filter_visible(user, Person.objects.all(), kind=resource))
         single = {p for p in Person.objects.all() if perms.can(user, VIEW, resource, p)}
         assert listed == single, f"{actor} {resource}"
 
@@ -145,5 +147,5 @@ def test_org_02_other_organisation_is_invisible_even_to_organisation_roles(trust
 
 
 def test_org_02_privileged_roles_are_security_operator_and_admin(trust):
-    privileged = {name for name, p in trust.people.items() if perms.is_privileged(p.user)}
+    privileged = {name for name, p in trust.people.items() if is_privileged(p.user)}
     assert privileged == {"leslie", "olivia", "adam"}

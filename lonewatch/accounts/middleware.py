@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.shortcuts import redirect
 
-from lonewatch.core import permissions
+from lonewatch.org.roles import is_privileged
 
 
 class LoginRequiredMiddleware:
@@ -37,7 +37,7 @@ class LoginRequiredMiddleware:
 def needs_second_factor(user) -> bool:
     return (
         settings.REQUIRE_TWO_FACTOR
-        and permissions.is_privileged(user)
+        and is_privileged(user)
         and not user.is_verified()
     )
 

@@ -10,17 +10,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from lonewatch import clock
 from lonewatch.alarms import messages
 from lonewatch.alarms.models import Alarm, AlarmEvent, OperatorDuty
+from lonewatch.alarms.permissions import ALARM_CATEGORY
 from lonewatch.core import audit
-from lonewatch.core.permissions import Role, Scope
+from lonewatch.core.permissions import CHANGE, can
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
 from lonewatch.org.models import Person
+from lonewatch.org.roles import Role, Scope
 from lonewatch.visits.actions import location
 from lonewatch.visits.models import Session
 from lonewatch.worker.claim import claim
@@ -239,11 +242,7 @@ def do_flag_duress(alarm: Alarm, *, actor, note: str = "") -> Alarm:
 def do_recategorise(alarm: Alarm, *, actor, category: str, note: str = "") -> Alarm:
     """ALM-05: the security manager re-categorises a closed alarm (before any recording
     is deleted)."""
-    from lonewatch.core import permissions
-
-    if Role.SECURITY_MANAGER not in permissions.roles_of(actor):
-        from django.core.exceptions import PermissionDenied
-
+    if not can(actor, CHANGE, ALARM_CATEGORY, alarm):
         raise PermissionDenied("Only the security manager can re-categorise an alarm.")
     if category not in Alarm.Category.values:
         raise AlarmError(f"category must be one of {', '.join(Alarm.Category.values)}")
@@ -271,8 +270,6 @@ def do_cancel(alarm: Alarm, *, actor, pin: str) -> Alarm:
         alarm = _lock(alarm)
         worker = alarm.worker
         if getattr(actor, "person", None) != worker:
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("Only the worker who raised an alarm can cancel it.")
         now = clock.now()
         if alarm.kind != Alarm.Kind.RED or alarm.cancel_until is None or (
@@ -322,8 +319,6 @@ def do_add_location(alarm: Alarm, *, actor, lat, lon, accuracy_m=None) -> Alarm:
     with transaction.atomic():
         alarm = _lock(alarm)
         if getattr(actor, "person", None) != alarm.worker:
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("Only the worker's phone sends locations for their alarm.")
         if not alarm.is_open:
             raise AlarmConflict("This alarm is closed.")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.alarms.models import Alarm
+from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
 from lonewatch.org.models import Team
 
@@ -105,7 +106,7 @@ def figures(alarms) -> dict:
 
 
 def alarm_report(request):
-    if not perms.can_anywhere(request.user, perms.VIEW, perms.ALARM):
+    if not perms.can_anywhere(request.user, perms.VIEW, ALARM):
         raise PermissionDenied("The alarm report is for managers, the alarm centre and the "
                                "security team.")
     teams = perms.filter_visible(request.user, Team.objects.all()).order_by("name")

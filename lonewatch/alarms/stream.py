@@ -64,7 +64,7 @@ def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
             text, after = _from_database(user, after, hub.base)
         elif fresh:
             after = fresh[-1].pk
-            visible = perms.visible_alarm_ids(user, {e.alarm_id: e.reach for e in fresh})
+            visible = perms.visible_ids(user, Alarm, {e.alarm_id: e.reach for e in fresh})
             text = "".join(e.text for e in fresh if e.alarm_id in visible)
         else:
             text = None

@@ -13,10 +13,11 @@ from django.views.decorators.http import require_POST
 from lonewatch import clock
 from lonewatch.alarms import actions, stream
 from lonewatch.alarms.models import Alarm, OperatorDuty
+from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_me
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation.models import Escalation
+from lonewatch.org.access import access_me
 from lonewatch.visits.models import SessionEvent
 
 A = Alarm.State
@@ -24,7 +25,7 @@ CHECK_INS_SHOWN = 3
 
 
 def _operator(request):
-    if not perms.can_anywhere(request.user, perms.ACT, perms.ALARM):
+    if not perms.can_anywhere(request.user, perms.ACT, ALARM):
         raise PermissionDenied("The console is for the alarm centre and the security manager.")
     return access_me(request.user)
 
@@ -104,9 +105,9 @@ def act(request, alarm_id, action):
     if action not in ACTIONS:
         raise Http404("No such action.")
     alarm = Alarm.objects.select_related("worker__team").filter(pk=alarm_id).first()
-    if alarm is None or not perms.can(request.user, perms.VIEW, perms.ALARM, alarm):
+    if alarm is None or not perms.can(request.user, perms.VIEW, ALARM, alarm):
         raise Http404("No such alarm, or not one you can see.")
-    if not perms.can(request.user, perms.ACT, perms.ALARM, alarm):
+    if not perms.can(request.user, perms.ACT, ALARM, alarm):
         raise PermissionDenied("You cannot handle this alarm.")
     try:
         ACTIONS[action](alarm, request)

@@ -10,11 +10,12 @@ from ninja.errors import HttpError
 
 from lonewatch.alarms import actions, audio, stream
 from lonewatch.alarms.models import Alarm
+from lonewatch.alarms.permissions import ALARM
 from lonewatch.api.auth import BearerToken, SignedInSession
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_me
 from lonewatch.core.sse import event_stream
+from lonewatch.org.access import access_me
 from lonewatch.visits.actions import SessionError
 
 router = Router(tags=["alarms"])
@@ -120,9 +121,9 @@ class LocationIn(Schema):
 
 def _access(user, alarm_id, action=perms.VIEW) -> Alarm:
     alarm = Alarm.objects.select_related("worker__team").filter(pk=alarm_id).first()
-    if alarm is None or not perms.can(user, perms.VIEW, perms.ALARM, alarm):
+    if alarm is None or not perms.can(user, perms.VIEW, ALARM, alarm):
         raise Http404("No such alarm, or not one you can see.")
-    if action != perms.VIEW and not perms.can(user, action, perms.ALARM, alarm):
+    if action != perms.VIEW and not perms.can(user, action, ALARM, alarm):
         raise PermissionDenied("Only the alarm centre can handle an alarm.")
     return alarm
 

@@ -9,9 +9,10 @@ from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
 from lonewatch.api.schemas import Error, NextOfKinOut, PersonOut, PersonSummary, TeamOut, TokenOut
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_me, access_person, access_team
 from lonewatch.org import actions
+from lonewatch.org.access import access_me, access_person, access_team
 from lonewatch.org.models import Absence, Person, Team
+from lonewatch.org.permissions import ABSENCE, CONTACT, FITNESS, NEXT_OF_KIN
 
 router = Router(tags=["people"])
 
@@ -29,12 +30,12 @@ def _person_out(user, person: Person) -> dict:
         "roles": [{"role": m.role, "scope": m.scope, "team_id": m.team_id,
                    "directorate_id": m.directorate_id} for m in person.roles.all()],
     }
-    if perms.can(user, perms.VIEW, perms.CONTACT, person):
+    if perms.can(user, perms.VIEW, CONTACT, person):
         out["contact"] = {"mobile": person.mobile, "email": person.email,
                           "vehicle_description": person.vehicle_description,
                           "description": person.description,
                           "known_breaks": person.known_breaks}
-    if perms.can(user, perms.VIEW, perms.FITNESS, person):
+    if perms.can(user, perms.VIEW, FITNESS, person):
         out["fitness"] = {"unable_to_work_alone": person.unable_to_work_alone,
                           "review_date": person.unable_to_work_alone_review}
     return out
@@ -66,7 +67,7 @@ def get_person(request, person_id: int):
                                                          404: Error},
             summary="Next of kin (sensitive: every read is audited)")
 def get_next_of_kin(request, person_id: int):
-    person = access_person(request.user, person_id, resource=perms.NEXT_OF_KIN)
+    person = access_person(request.user, person_id, kind=NEXT_OF_KIN)
     return actions.read_next_of_kin(person, actor=request.user)
 
 
@@ -118,7 +119,7 @@ class AbsenceOut(Schema):
                                                       404: Error}, tags=["absences"],
             summary="Leave, sickness and off-duty periods ending from now on (BUD-02)")
 def list_absences(request, person_id: int):
-    person = access_person(request.user, person_id, resource=perms.ABSENCE)
+    person = access_person(request.user, person_id, kind=ABSENCE)
     return list(person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"))
 
 
@@ -126,7 +127,7 @@ def list_absences(request, person_id: int):
                                                        403: Error, 404: Error},
              tags=["absences"], summary="Record leave, sickness or time off duty")
 def add_absence(request, person_id: int, payload: AbsenceIn):
-    person = access_person(request.user, person_id, resource=perms.ABSENCE,
+    person = access_person(request.user, person_id, kind=ABSENCE,
                            action=perms.CHANGE)
     try:
         absence = actions.do_add_absence(person, reason=payload.reason,
@@ -143,6 +144,6 @@ def remove_absence(request, absence_id: int):
     absence = Absence.objects.filter(pk=absence_id).first()
     if absence is None:
         raise Http404("No such absence.")
-    access_person(request.user, absence.person_id, resource=perms.ABSENCE, action=perms.CHANGE)
+    access_person(request.user, absence.person_id, kind=ABSENCE, action=perms.CHANGE)
     actions.do_remove_absence(absence, actor=request.user)
     return Status(204, None)

@@ -10,12 +10,15 @@ from lonewatch.accounts.actions import authenticate_token
 from lonewatch.api.auth import RawBearer
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_escalation, access_me, access_session, access_team
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
+from lonewatch.escalation.access import access_escalation
 from lonewatch.escalation.models import Escalation
+from lonewatch.escalation.permissions import POLICY
+from lonewatch.org.access import access_me, access_team
 from lonewatch.org.models import Person
 from lonewatch.visits import actions, fastpath
+from lonewatch.visits.access import access_session
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.models import Session
 
@@ -289,7 +292,7 @@ def _policy_out(steps) -> dict:
             summary="The steps a new escalation in this team follows (ESC-01)")
 def get_policy(request, team_id: int):
     team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.VIEW, perms.POLICY, team):
+    if not perms.can(request.user, perms.VIEW, POLICY, team):
         raise PermissionDenied("You cannot see this team's escalation policy.")
     return _policy_out(policy.steps_for(team))
 
@@ -299,7 +302,7 @@ def get_policy(request, team_id: int):
             tags=["teams"], summary="Replace the team's escalation steps (ESC-01)")
 def put_policy(request, team_id: int, payload: PolicyIO):
     team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.CHANGE, perms.POLICY, team):
+    if not perms.can(request.user, perms.CHANGE, POLICY, team):
         raise PermissionDenied("Only the team's managers can change its escalation policy.")
     try:
         policy.do_set_policy(team, [s.dict() for s in payload.steps], actor=request.user)
@@ -313,7 +316,7 @@ def put_policy(request, team_id: int, payload: PolicyIO):
                tags=["teams"], summary="The team follows the trust default again (ESC-01)")
 def delete_policy(request, team_id: int):
     team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.CHANGE, perms.POLICY, team):
+    if not perms.can(request.user, perms.CHANGE, POLICY, team):
         raise PermissionDenied("Only the team's managers can change its escalation policy.")
     policy.do_clear_team_policy(team, actor=request.user)
     return Status(204, None)
@@ -322,7 +325,7 @@ def delete_policy(request, team_id: int):
 def _organisation(request, action: str):
     """The caller's organisation, if they may see (or change) its default policy."""
     organisation = access_me(request.user).organisation
-    if not perms.can(request.user, action, perms.POLICY, organisation):
+    if not perms.can(request.user, action, POLICY, organisation):
         if action == perms.VIEW:
             raise PermissionDenied("You cannot see the trust default escalation policy.")
         raise PermissionDenied("Only the security manager and administrators can change the "

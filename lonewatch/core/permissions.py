@@ -1,139 +1,40 @@
-"""Who may see or do what: one place, deny by default (ORG-02, Q-SEC).
+"""Who may see or do what: one place to ask, deny by default (ORG-02, Q-SEC).
 
-A person's reach comes from role memberships, each with a scope (their own
-record, a team, a directorate or the whole organisation), and from a few
-relationships that exist regardless of roles (everyone may see their own
-record; a line manager sees their direct reports). Anything not granted
-here is refused. Views and the API ask ``can`` or ``filter_visible``; they
-never decide for themselves.
+This module is the engine; it knows no domain app. Each app declares, in its own
+``permissions.py``, loaded by its ``AppConfig.ready()``:
+
+- its **records**: for each model, how to find where a record sits (its
+  organisation, directorate, team and the person it is about) in memory
+  (``reach``) and as ORM paths (``paths``, for filtering lists);
+- its **kinds** of record and what can be done to them: a kind is a name such as
+  "session" or "next_of_kin"; several kinds may share one model (a person's contact
+  details and their next of kin are both read off a ``Person``);
+- **grants**: which role may do what to a kind, within the role's scope (its own
+  record, a team, a directorate or the whole organisation);
+- **relations**: grants that come from who someone is to the worker, not from a role
+  (the line manager of a direct report, the buddy watching a running session), each
+  with a test for one record and, where lists need it, a filter.
+
+Anything not granted is refused. Views and the API ask ``can`` or ``filter_visible``
+and never decide for themselves. Two rules hold for every kind: nobody outside the
+record's organisation gets anything, and nobody acts (``ACT``) on a record about
+themselves, whatever their roles.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
-from django.db import models
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
 
-
-class Role(models.TextChoices):
-    LONE_WORKER = "lone_worker", "Lone worker"
-    BUDDY = "buddy", "Buddy"
-    LINE_MANAGER = "line_manager", "Line manager"
-    SENIOR_MANAGER = "senior_manager", "Senior manager (escalation point)"
-    SECURITY_MANAGER = "security_manager", "Security manager (LSMS)"
-    DIRECTORATE_LEAD = "directorate_lead", "Directorate lead"
-    SECURITY_DIRECTOR = "security_director", "Security management director"
-    ALARM_OPERATOR = "alarm_operator", "Alarm-centre operator"
-    OCCUPATIONAL_HEALTH = "occupational_health", "Occupational health advisor"
-    INDEPENDENT_CLINICIAN = "independent_clinician", "Independent senior clinician"
-    ADMINISTRATOR = "administrator", "Administrator"
-
-
-class Scope(models.TextChoices):
-    OWN = "own", "Own record"
-    TEAM = "team", "Team"
-    DIRECTORATE = "directorate", "Directorate"
-    ORGANISATION = "organisation", "Whole organisation"
-
-
-# Roles whose accounts must use a second factor (TOTP).
-PRIVILEGED_ROLES = frozenset({Role.SECURITY_MANAGER, Role.ALARM_OPERATOR, Role.ADMINISTRATOR})
-
-# The scope a role gets when an import or form does not name one.
-DEFAULT_SCOPE = {
-    Role.LONE_WORKER: Scope.OWN,
-    Role.BUDDY: Scope.OWN,
-    Role.LINE_MANAGER: Scope.TEAM,
-    Role.SENIOR_MANAGER: Scope.DIRECTORATE,
-    Role.SECURITY_MANAGER: Scope.ORGANISATION,
-    Role.DIRECTORATE_LEAD: Scope.DIRECTORATE,
-    Role.SECURITY_DIRECTOR: Scope.ORGANISATION,
-    Role.ALARM_OPERATOR: Scope.ORGANISATION,
-    Role.OCCUPATIONAL_HEALTH: Scope.ORGANISATION,
-    Role.INDEPENDENT_CLINICIAN: Scope.ORGANISATION,
-    Role.ADMINISTRATOR: Scope.ORGANISATION,
-}
-
-# Kinds of record and what can be done to them. "contact" is mobile, email,
-# vehicle and breaks; "next_of_kin" is sensitive and every read is audited;
-# "fitness" is occupational health's unable-to-work-alone mark.
 VIEW, CHANGE, ACT = "view", "change", "act"
-PERSON, CONTACT, NEXT_OF_KIN, FITNESS = "person", "contact", "next_of_kin", "fitness"
-ROLES, TEAM, DIRECTORATE, AUDIT = "roles", "team", "directorate", "audit"
-# A lone-working session and its timeline; "act" on an escalation is acknowledge/resolve.
-SESSION, ESCALATION, POLICY = "session", "escalation", "escalation_policy"
-# Leave, sickness, off duty: a buddy who is away cannot watch a session (BUD-02).
-ABSENCE = "absence"
-# Amber and red alerts; "act" is the alarm centre's handling of them.
-ALARM = "alarm"
+ACTIONS = (VIEW, CHANGE, ACT)
 
-_everyday = {(PERSON, VIEW), (TEAM, VIEW)}
-
-GRANTS: dict[str, frozenset[tuple[str, str]]] = {
-    Role.LONE_WORKER: frozenset(),
-    Role.BUDDY: frozenset(),
-    Role.LINE_MANAGER: frozenset(
-        _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-                     (ALARM, VIEW),
-                     (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE), (ABSENCE, VIEW),
-                     (ABSENCE, CHANGE)}
-    ),
-    Role.SENIOR_MANAGER: frozenset(
-        _everyday | {(CONTACT, VIEW), (FITNESS, VIEW), (DIRECTORATE, VIEW), (SESSION, VIEW),
-                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE),
-                     (ABSENCE, VIEW), (ABSENCE, CHANGE), (ALARM, VIEW)}
-    ),
-    Role.DIRECTORATE_LEAD: frozenset(_everyday | {(FITNESS, VIEW), (DIRECTORATE, VIEW)}),
-    Role.SECURITY_MANAGER: frozenset(
-        _everyday | {(CONTACT, VIEW), (DIRECTORATE, VIEW), (AUDIT, VIEW), (SESSION, VIEW),
-                     (ESCALATION, VIEW), (ESCALATION, ACT), (POLICY, VIEW), (POLICY, CHANGE),
-                     (ALARM, VIEW), (ALARM, ACT)}
-    ),
-    Role.SECURITY_DIRECTOR: frozenset(_everyday | {(DIRECTORATE, VIEW), (AUDIT, VIEW)}),
-    Role.ALARM_OPERATOR: frozenset(
-        _everyday | {(CONTACT, VIEW), (SESSION, VIEW), (ESCALATION, VIEW), (ESCALATION, ACT),
-                     (ALARM, VIEW), (ALARM, ACT)}
-    ),
-    Role.OCCUPATIONAL_HEALTH: frozenset(_everyday | {(FITNESS, VIEW), (FITNESS, CHANGE)}),
-    Role.INDEPENDENT_CLINICIAN: frozenset({(PERSON, VIEW)}),
-    Role.ADMINISTRATOR: frozenset(
-        _everyday
-        | {
-            (PERSON, CHANGE), (CONTACT, VIEW), (CONTACT, CHANGE),
-            (NEXT_OF_KIN, VIEW), (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW),
-            (TEAM, CHANGE), (DIRECTORATE, VIEW), (DIRECTORATE, CHANGE),
-            (ROLES, VIEW), (ROLES, CHANGE), (AUDIT, VIEW), (POLICY, VIEW), (POLICY, CHANGE),
-            (ABSENCE, VIEW), (ABSENCE, CHANGE),
-        }
-    ),
-}
-
-# Everyone's own record, whatever their roles.
-SELF_GRANTS = frozenset({
-    (PERSON, VIEW), (CONTACT, VIEW), (CONTACT, CHANGE), (NEXT_OF_KIN, VIEW),
-    (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW), (ROLES, VIEW), (ABSENCE, VIEW), (ABSENCE, CHANGE),
-})
-# A line manager's direct reports, even outside the manager's own team.
-LINE_REPORT_GRANTS = frozenset({
-    (PERSON, VIEW), (CONTACT, VIEW), (FITNESS, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-    (ESCALATION, ACT), (ABSENCE, VIEW), (ABSENCE, CHANGE), (ALARM, VIEW),
-})
-# BUD-01, ORG-03: the buddy of a running session sees the worker's movements, contact
-# details, next of kin and breaks, and can act on its escalation, only while it runs.
-WATCHING_BUDDY_GRANTS = frozenset({
-    (PERSON, VIEW), (CONTACT, VIEW), (NEXT_OF_KIN, VIEW), (SESSION, VIEW), (ESCALATION, VIEW),
-    (ESCALATION, ACT), (ALARM, VIEW),
-})
-# ORG-03: escalation points see next of kin while an escalation about the worker is open.
-ESCALATION_POINT_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
-# ALM-02: whoever handles alarms for the worker sees their next of kin while a red alarm
-# of theirs is open (the police will ask).
-ALARM_HANDLER_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
-ESCALATION_POINT_ROLES = frozenset({Role.LINE_MANAGER, Role.SENIOR_MANAGER,
-                                    Role.SECURITY_MANAGER, Role.ALARM_OPERATOR})
-
-PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES, ABSENCE}
-WORK_RESOURCES = {SESSION, ESCALATION, ALARM}
+# How far a role membership reaches. The roles and the names people see live in
+# ``org.roles``; the engine only compares these values.
+OWN, TEAM_SCOPE, DIRECTORATE_SCOPE, ORGANISATION = "own", "team", "directorate", "organisation"
+SCOPE_LEVELS = (OWN, TEAM_SCOPE, DIRECTORATE_SCOPE, ORGANISATION)
 
 
 @dataclass(frozen=True)
@@ -150,33 +51,129 @@ class Reach:
         return self.person_id is None and self.team_id is None and self.directorate_id is None
 
 
-# Records of the whole organisation that anyone whose role grants the right anywhere may
-# see. ESC-01: the organisation's default escalation policy is what every team without
-# its own follows, so a team's managers may read it; changing it still needs a role
-# scoped to the whole organisation.
-ORGANISATION_READ_GRANTS = frozenset({(POLICY, VIEW)})
+@dataclass(frozen=True)
+class Paths:
+    """ORM paths from a model to where its records sit; ``None`` where there is none.
 
+    ``worker`` is the prefix from the model to the person it is about ("" for a person
+    itself), used by relations; ``session`` the path to the session it belongs to."""
+
+    organisation: str
+    directorate: str | None = None
+    team: str | None = None
+    person: str | None = None
+    worker: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    model: type
+    reach: Callable[[object], Reach]
+    paths: Paths
+    kind: str  # the kind a list of these records is filtered as by default
+
+
+@dataclass
+class Kind:
+    name: str
+    actions: frozenset[str]
+    # Actions anyone granted them anywhere may take on the organisation's own record
+    # (ESC-01: a team manager reads the trust default policy their team follows).
+    organisation_wide: frozenset[str] = frozenset()
+
+
+@dataclass
+class Relation:
+    """Grants from who someone is to the worker a record is about."""
+
+    name: str
+    holds: Callable  # (user, person, worker_id, obj) -> bool
+    where: Callable | None = None  # (user, person, record: Record, need) -> Q
+    per_worker: bool = True  # the answer depends only on the worker, so it is cached
+    grants: set = field(default_factory=set)
+
+
+_records: dict[type, Record] = {}
+_kinds: dict[str, Kind] = {}
+_role_grants: dict[str, set[tuple[str, str]]] = {}
+_self_grants: set[tuple[str, str]] = set()
+_relations: dict[str, Relation] = {}
+
+
+# Declarations, made by each app's permissions module.
+
+def declare_record(model: type, *, reach: Callable[[object], Reach], paths: Paths,
+                   kind: str) -> None:
+    _records[model] = Record(model, reach, paths, kind)
+
+
+def declare_kind(name: str, *, actions: Iterable[str] = (VIEW,),
+                 organisation_wide: Iterable[str] = ()) -> str:
+    actions = frozenset(actions)
+    unknown = (actions | frozenset(organisation_wide)) - set(ACTIONS)
+    if unknown:
+        raise ValueError(f"unknown actions for {name}: {sorted(unknown)}")
+    _kinds[name] = Kind(name, actions, frozenset(organisation_wide))
+    return name
+
+
+def grant(roles: Iterable[str], kind: str, *actions: str) -> None:
+    """Each of ``roles`` may take ``actions`` on ``kind`` within the membership's scope."""
+    for role in roles:
+        _role_grants.setdefault(str(role), set()).update(_needs(kind, actions))
+
+
+def grant_self(kind: str, *actions: str) -> None:
+    """Everyone may take ``actions`` on records of ``kind`` about themselves."""
+    _self_grants.update(_needs(kind, actions))
+
+
+def declare_relation(name: str, *, holds: Callable, where: Callable | None = None,
+                     per_worker: bool = True) -> None:
+    _relations[name] = Relation(name, holds, where, per_worker)
+
+
+def grant_relation(name: str, kind: str, *actions: str) -> None:
+    _relations[name].grants.update(_needs(kind, actions))
+
+
+def _needs(kind: str, actions) -> set[tuple[str, str]]:
+    declared = _kinds[kind].actions
+    if not set(actions) <= declared:
+        raise ValueError(f"{kind} has no action {sorted(set(actions) - declared)}")
+    return {(kind, action) for action in actions}
+
+
+# What the declarations add up to, for tests and the documentation.
+
+def kinds() -> dict[str, Kind]:
+    return dict(_kinds)
+
+
+def records() -> dict[type, Record]:
+    return dict(_records)
+
+
+def role_grants(role: str) -> frozenset[tuple[str, str]]:
+    return frozenset(_role_grants.get(str(role), ()))
+
+
+def relations() -> dict[str, Relation]:
+    return dict(_relations)
+
+
+def self_grants() -> frozenset[tuple[str, str]]:
+    return frozenset(_self_grants)
+
+
+# Questions, asked by views, the API and actions.
 
 def reach_of(obj) -> Reach:
-    from lonewatch.alarms.models import Alarm
-    from lonewatch.escalation.models import Escalation
-    from lonewatch.org.models import Directorate, Organisation, Person, Team
-    from lonewatch.visits.models import Session
-
-    if isinstance(obj, Escalation):
-        obj = obj.session
-    if isinstance(obj, Session | Alarm):
-        obj = obj.worker
-    if isinstance(obj, Person):
-        return Reach(obj.pk, obj.team_id, obj.directorate_id, obj.organisation_id)
-    if isinstance(obj, Team):
-        return Reach(None, obj.pk, obj.directorate_id, obj.directorate.organisation_id)
-    if isinstance(obj, Directorate):
-        return Reach(None, None, obj.pk, obj.organisation_id)
-    if isinstance(obj, Organisation):
-        # The organisation itself: only memberships scoped to the whole organisation reach it.
-        return Reach(None, None, None, obj.pk)
-    raise TypeError(f"no scope rules for {type(obj).__name__}")
+    record = _records.get(type(obj))
+    if record is None:
+        raise TypeError(f"no permission rules for {type(obj).__name__}")
+    return record.reach(obj)
 
 
 def _person(user):
@@ -185,8 +182,9 @@ def _person(user):
     return getattr(user, "person", None)
 
 
-def memberships(user):
-    """The user's role memberships, loaded once per request."""
+def memberships(user) -> list:
+    """The user's role memberships (``role``, ``scope``, ``scope_id``), loaded once per
+    request."""
     cached = getattr(user, "_lonewatch_memberships", None)
     if cached is None:
         person = _person(user)
@@ -199,226 +197,142 @@ def roles_of(user) -> set[str]:
     return {m.role for m in memberships(user)}
 
 
-def is_privileged(user) -> bool:
-    return bool(roles_of(user) & PRIVILEGED_ROLES)
-
-
-def _in_scope(membership, reach: Reach, person) -> bool:
-    if membership.scope == Scope.ORGANISATION:
+def in_scope(membership, reach: Reach, person) -> bool:
+    if membership.scope == ORGANISATION:
         return reach.organisation_id == person.organisation_id
-    if membership.scope == Scope.DIRECTORATE:
+    if membership.scope == DIRECTORATE_SCOPE:
         return reach.directorate_id is not None and reach.directorate_id == membership.scope_id
-    if membership.scope == Scope.TEAM:
+    if membership.scope == TEAM_SCOPE:
         return reach.team_id is not None and reach.team_id == membership.scope_id
     return reach.person_id is not None and reach.person_id == person.pk
 
 
-def can(user, action: str, resource: str, obj) -> bool:
-    """May ``user`` do ``action`` to ``resource`` of record ``obj``?"""
+def role_grants_in_scope(user, need: tuple[str, str], reach: Reach) -> bool:
+    """Does one of the user's roles grant ``need`` on a record that sits at ``reach``?"""
+    person = _person(user)
+    return person is not None and any(
+        need in _role_grants.get(m.role, ()) and in_scope(m, reach, person)
+        for m in memberships(user))
+
+
+def can(user, action: str, kind: str, obj) -> bool:
+    """May ``user`` take ``action`` on the ``kind`` of record ``obj``?"""
     person = _person(user)
     if person is None:
         return False
-    need = (resource, action)
+    if action not in _kinds[kind].actions:
+        return False
+    need = (kind, action)
     reach = reach_of(obj)
     if reach.organisation_id != person.organisation_id:
         return False
-    if action == ACT and resource in (ESCALATION, ALARM) and reach.person_id == person.pk:
+    if action == ACT and reach.person_id == person.pk:
         return False  # nobody handles their own missed check-in or alarm, whatever their role
-    if any(need in GRANTS[m.role] and _in_scope(m, reach, person) for m in memberships(user)):
+    if role_grants_in_scope(user, need, reach):
         return True
     if reach.is_whole_organisation:
-        return need in ORGANISATION_READ_GRANTS and can_anywhere(user, action, resource)
-    if reach.person_id is None or resource not in PERSON_RESOURCES | WORK_RESOURCES:
+        return action in _kinds[kind].organisation_wide and can_anywhere(user, action, kind)
+    if reach.person_id is None:
         return False
     if reach.person_id == person.pk:
-        return need in SELF_GRANTS | OWN_WORK_GRANTS
-    if need in _relationship_grants(user, person, reach.person_id):
-        return True
-    return need in WATCHING_BUDDY_GRANTS and _watches(person, obj)
+        return need in _self_grants
+    return any(need in relation.grants and _holds(relation, user, person, reach.person_id, obj)
+               for relation in _relations.values())
 
 
-def _watches(person, obj) -> bool:
-    """Is ``person`` the buddy (or cover) of this open session, or of one the worker has open?"""
-    from lonewatch.alarms.models import Alarm
-    from lonewatch.escalation.models import Escalation
-    from lonewatch.org.models import Person
-    from lonewatch.visits.models import Session
-
-    if isinstance(obj, Alarm):
-        obj = obj.worker
-    if isinstance(obj, Escalation):
-        obj = obj.session
-    if isinstance(obj, Session):
-        return obj.state != "ended" and person.pk in (obj.buddy_id, obj.cover_buddy_id)
-    if isinstance(obj, Person):
-        return Session.objects.filter(worker_id=obj.pk).exclude(state="ended").filter(
-            Q(buddy_id=person.pk) | Q(cover_buddy_id=person.pk)).exists()
-    return False
-
-
-# A worker's own sessions and escalations (they may resolve their own by checking in,
-# but never acknowledge on someone's behalf). ALM-01, ALM-02: "change" on their own
-# alarm is what their phone adds to it (audio, a voice memo, locations); nobody else
-# holds it, whatever their role.
-OWN_WORK_GRANTS = frozenset({(SESSION, VIEW), (SESSION, CHANGE), (ESCALATION, VIEW),
-                             (ALARM, VIEW), (ALARM, CHANGE)})
-
-
-def _relationship_grants(user, person, worker_id: int) -> frozenset:
-    """Grants that come from who someone is to the worker, not from a role."""
-    from lonewatch.escalation.models import Escalation
-    from lonewatch.org.models import Person
-
+def _holds(relation: Relation, user, person, worker_id: int, obj) -> bool:
+    if not relation.per_worker:
+        return relation.holds(user, person, worker_id, obj)
     cache = user.__dict__.setdefault("_lonewatch_relations", {})
-    if worker_id in cache:
-        return cache[worker_id]
-    grants = set()
-    if Person.objects.filter(pk=worker_id, line_manager_id=person.pk).exists():
-        grants |= LINE_REPORT_GRANTS
-    if roles_of(user) & ESCALATION_POINT_ROLES and Escalation.objects.filter(
-            session__worker_id=worker_id).exclude(state="resolved").exists():
-        worker = Person.objects.select_related("team").get(pk=worker_id)
-        reach = reach_of(worker)
-        if worker.line_manager_id == person.pk or any(
-            m.role in ESCALATION_POINT_ROLES and _in_scope(m, reach, person)
-            for m in memberships(user)
-        ):
-            grants |= ESCALATION_POINT_GRANTS
-    if any((ALARM, ACT) in GRANTS[m.role] for m in memberships(user)) and _open_red_alarm(
-            worker_id):
-        reach = reach_of(Person.objects.select_related("team").get(pk=worker_id))
-        if any((ALARM, ACT) in GRANTS[m.role] and _in_scope(m, reach, person)
-               for m in memberships(user)):
-            grants |= ALARM_HANDLER_GRANTS
-    cache[worker_id] = frozenset(grants)
-    return cache[worker_id]
+    key = (relation.name, worker_id)
+    if key not in cache:
+        cache[key] = relation.holds(user, person, worker_id, obj)
+    return cache[key]
 
 
-def _open_red_alarm(worker_id: int) -> bool:
-    from lonewatch.alarms.models import Alarm
+def fetch_or_refuse(user, queryset, pk, kind: str, action: str = VIEW, *, missing: str,
+                    refused: str = "You do not have permission to do that."):
+    """The record ``pk`` of ``queryset`` if ``user`` may see it and take ``action``.
 
-    return Alarm.objects.filter(worker_id=worker_id, kind=Alarm.Kind.RED).exclude(
-        state=Alarm.State.CLOSED).exists()
+    "Not there" and "not yours" give the same 404, so nobody learns which records exist
+    outside their reach; holding a record but lacking the right for ``action`` is 403.
+    Each app's ``access_*`` helpers call this, and views and the API call those."""
+    obj = queryset.filter(pk=pk).first()
+    if obj is None or not can(user, VIEW, kind, obj):
+        raise Http404(missing)
+    if action != VIEW and not can(user, action, kind, obj):
+        raise PermissionDenied(refused)
+    return obj
 
 
-def can_anywhere(user, action: str, resource: str) -> bool:
+def can_anywhere(user, action: str, kind: str) -> bool:
     """Does any membership grant this at all (for menus and list pages)?"""
-    return any((resource, action) in GRANTS[m.role] for m in memberships(user))
+    return any((kind, action) in _role_grants.get(m.role, ()) for m in memberships(user))
 
 
-def filter_visible(user, queryset, action: str = VIEW, resource: str | None = None):
-    """Narrow a queryset of people, teams, directorates, sessions or escalations to what
-    ``can`` allows."""
-    from lonewatch.alarms.models import Alarm
-    from lonewatch.escalation.models import Escalation
-    from lonewatch.org.models import Directorate, Person, Team
-    from lonewatch.visits.models import Session
+def scope_filter(membership, paths: Paths, person) -> Q:
+    """The records a membership's scope reaches, as a filter."""
+    if membership.scope == ORGANISATION:
+        return Q(**{paths.organisation: person.organisation_id})
+    if membership.scope == DIRECTORATE_SCOPE and paths.directorate:
+        return Q(**{paths.directorate: membership.scope_id})
+    if membership.scope == TEAM_SCOPE and paths.team:
+        return Q(**{paths.team: membership.scope_id})
+    if membership.scope == OWN and paths.person:
+        # The person's own record, or the records about them (as ``can`` reads it), never
+        # a record whose own id happens to equal theirs.
+        return Q(**{paths.person: person.pk})
+    return Q(pk__in=[])
 
-    model = queryset.model
-    resource = resource or {Person: PERSON, Team: TEAM, Directorate: DIRECTORATE,
-                            Session: SESSION, Escalation: ESCALATION, Alarm: ALARM}[model]
+
+def filter_visible(user, queryset, action: str = VIEW, kind: str | None = None):
+    """Narrow a queryset to the records ``can`` allows."""
+    record = _records[queryset.model]
+    kind = kind or record.kind
     person = _person(user)
-    if person is None:
+    if person is None or action not in _kinds[kind].actions:
         return queryset.none()
-    need = (resource, action)
-    worker = {Person: "", Session: "worker__", Escalation: "session__worker__",
-              Alarm: "worker__"}.get(model)
-    if worker is not None:
-        paths = {"person": f"{worker}pk" if worker else "pk", "team": f"{worker}team_id",
-                 "directorate": f"{worker}team__directorate_id",
-                 "organisation": f"{worker}organisation_id"}
-    elif model is Team:
-        paths = {"person": None, "team": "pk", "directorate": "directorate_id",
-                 "organisation": "directorate__organisation_id"}
-    else:
-        paths = {"person": None, "team": None, "directorate": "pk",
-                 "organisation": "organisation_id"}
+    need = (kind, action)
+    paths = record.paths
     allowed = Q(pk__in=[])
     for m in memberships(user):
-        if need in GRANTS[m.role]:
-            allowed |= _scope_q(m, paths, person)
-    if worker is not None:
-        allowed |= _relationship_q(user, person, need, model, worker)
-    return queryset.filter(allowed, **{paths["organisation"]: person.organisation_id})
+        if need in _role_grants.get(m.role, ()):
+            allowed |= scope_filter(m, paths, person)
+    if paths.worker is not None:
+        if need in _self_grants:
+            allowed |= Q(**{paths.person: person.pk})
+        for relation in _relations.values():
+            if need in relation.grants and relation.where is not None:
+                allowed |= relation.where(user, person, record, need)
+    return queryset.filter(allowed, **{paths.organisation: person.organisation_id})
 
 
-def visible_alarm_ids(user, reaches: Mapping[int, Reach]) -> set[int]:
-    """Which of these alarms (alarm id -> where its worker sits) may ``user`` see?
+def visible_ids(user, model: type, reaches: Mapping[int, Reach]) -> set[int]:
+    """Which of these records (id -> where it sits) may ``user`` see?
 
-    The same answer as ``filter_visible`` on those alarms, for the event stream's
-    batches: role scope is decided here in memory, so the alarm centre and the security
-    manager (organisation-wide) cost no query; only alarms no role reaches go to one
-    ``filter_visible`` query, for the relationships (own, line report, watching buddy).
-    """
+    The same answer as ``filter_visible``, for the event stream's batches: role scope is
+    decided here in memory, so organisation-wide readers (the alarm centre, the security
+    manager) cost no query; only records no role reaches go to one ``filter_visible``
+    query, for the relations."""
     person = _person(user)
     if person is None:
         return set()
-    need = (ALARM, VIEW)
-    scoped = [m for m in memberships(user) if need in GRANTS[m.role]]
+    need = (_records[model].kind, VIEW)
+    scoped = [m for m in memberships(user) if need in _role_grants.get(m.role, ())]
     visible, ask = set(), []
-    for alarm_id, reach in reaches.items():
+    for pk, reach in reaches.items():
         if reach.organisation_id != person.organisation_id:
-            continue  # another organisation's alarm: nobody here sees it
-        if any(_in_scope(m, reach, person) for m in scoped):
-            visible.add(alarm_id)
+            continue  # another organisation's record: nobody here sees it
+        if any(in_scope(m, reach, person) for m in scoped):
+            visible.add(pk)
         else:
-            ask.append(alarm_id)
+            ask.append(pk)
     if ask:
-        from lonewatch.alarms.models import Alarm
-
-        visible.update(filter_visible(user, Alarm.objects.filter(pk__in=ask))
+        visible.update(filter_visible(user, model.objects.filter(pk__in=ask))
                        .values_list("pk", flat=True))
     return visible
 
 
-def _scope_q(membership, paths: dict, person) -> Q:
-    """The records a membership's scope reaches, as a filter."""
-    if membership.scope == Scope.ORGANISATION:
-        return Q(**{paths["organisation"]: person.organisation_id})
-    if membership.scope == Scope.DIRECTORATE and paths["directorate"]:
-        return Q(**{paths["directorate"]: membership.scope_id})
-    if membership.scope == Scope.TEAM and paths["team"]:
-        return Q(**{paths["team"]: membership.scope_id})
-    if membership.scope == Scope.OWN and paths["person"]:
-        # The person's own record, or the sessions and alarms about them (as ``can`` reads
-        # it), never a session or alarm whose own id happens to equal theirs.
-        return Q(**{paths["person"]: person.pk})
-    return Q(pk__in=[])
-
-
-def _relationship_q(user, person, need, model, worker: str) -> Q:
-    """The filter form of the grants in ``can`` that come from relationships.
-
-    ``worker`` is the path from the model to the worker ("" for Person itself).
-    """
-    from lonewatch.escalation.models import Escalation
-    from lonewatch.visits.models import Session
-
-    def at(field):
-        return f"{worker}{field}" if worker else field
-
-    allowed = Q(pk__in=[])
-    if need in (SELF_GRANTS | OWN_WORK_GRANTS if worker else SELF_GRANTS):
-        allowed |= Q(**{at("pk"): person.pk})
-    if need in LINE_REPORT_GRANTS:
-        allowed |= Q(**{at("line_manager_id"): person.pk})
-    if need in WATCHING_BUDDY_GRANTS:
-        if model is Session or model is Escalation:
-            prefix = "session__" if model is Escalation else ""
-            allowed |= ~Q(**{f"{prefix}state": "ended"}) & (
-                Q(**{f"{prefix}buddy_id": person.pk})
-                | Q(**{f"{prefix}cover_buddy_id": person.pk}))
-        else:
-            watched = Session.objects.exclude(state="ended").filter(
-                Q(buddy_id=person.pk) | Q(cover_buddy_id=person.pk)).values("worker_id")
-            allowed |= Q(**{f"{at('pk')}__in": watched})
-    if need in ESCALATION_POINT_GRANTS and roles_of(user) & ESCALATION_POINT_ROLES:
-        points = Q(**{at("line_manager_id"): person.pk})
-        paths = {"person": at("pk"), "team": at("team_id"),
-                 "directorate": at("team__directorate_id"), "organisation": at("organisation_id")}
-        for m in memberships(user):
-            if m.role in ESCALATION_POINT_ROLES:
-                points |= _scope_q(m, paths, person)
-        escalated = Escalation.objects.exclude(state="resolved").values("session__worker_id")
-        allowed |= Q(**{f"{at('pk')}__in": escalated}) & points
-    return allowed
+def at(record: Record, field_name: str) -> str:
+    """The ORM path from ``record``'s model to a field of the worker it is about."""
+    return f"{record.paths.worker}{field_name}" if record.paths.worker else field_name

@@ -2,9 +2,9 @@
 
 from django.db.models import Q
 
-from lonewatch.core.permissions import Role, Scope
 from lonewatch.escalation.models import Target
 from lonewatch.org.models import Person
+from lonewatch.org.roles import Role, Scope
 from lonewatch.visits.models import Session
 
 

@@ -8,10 +8,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_me, access_team
 from lonewatch.escalation import policy
 from lonewatch.escalation.models import EscalationPolicy, Target
+from lonewatch.escalation.permissions import POLICY
 from lonewatch.notify.models import Channel
+from lonewatch.org.access import access_me, access_team
 from lonewatch.org.models import Team
 
 ROWS = 8
@@ -88,9 +89,9 @@ def _page(request, context: dict, status: int = 200):
 
 def team_policy(request, team_id):
     team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.VIEW, perms.POLICY, team):
+    if not perms.can(request.user, perms.VIEW, POLICY, team):
         raise PermissionDenied("Only the team's managers can see its escalation policy.")
-    can_change = perms.can(request.user, perms.CHANGE, perms.POLICY, team)
+    can_change = perms.can(request.user, perms.CHANGE, POLICY, team)
     rows, errors = None, None
     if request.method == "POST":
         if not can_change:
@@ -111,7 +112,7 @@ def team_policy(request, team_id):
 @require_POST
 def team_policy_follow_default(request, team_id):
     team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.CHANGE, perms.POLICY, team):
+    if not perms.can(request.user, perms.CHANGE, POLICY, team):
         raise PermissionDenied("Only the team's managers can change its escalation policy.")
     if policy.do_clear_team_policy(team, actor=request.user):
         messages.success(request, f"{team.name} now follows the trust default escalation "
@@ -125,9 +126,9 @@ def team_policy_follow_default(request, team_id):
 
 def default_policy(request):
     organisation = access_me(request.user).organisation
-    if not perms.can(request.user, perms.VIEW, perms.POLICY, organisation):
+    if not perms.can(request.user, perms.VIEW, POLICY, organisation):
         raise PermissionDenied("Only managers can see the trust default escalation policy.")
-    can_change = perms.can(request.user, perms.CHANGE, perms.POLICY, organisation)
+    can_change = perms.can(request.user, perms.CHANGE, POLICY, organisation)
     rows, errors = None, None
     if request.method == "POST":
         if not can_change:
@@ -143,7 +144,7 @@ def default_policy(request):
     own_ids = list(own.values_list("team_id", flat=True))
     own_teams = list(perms.filter_visible(
         request.user, Team.objects.filter(pk__in=own_ids).select_related("directorate"),
-        perms.VIEW, perms.POLICY).order_by("directorate__name", "name"))
+        perms.VIEW, POLICY).order_by("directorate__name", "name"))
     return _page(request, {
         "caption": organisation.name, "heading": "Trust default escalation policy",
         "title": "Trust default escalation policy", "steps": steps, "source": source,

@@ -16,11 +16,11 @@ from django.views.decorators.http import require_POST
 
 from lonewatch import clock
 from lonewatch.core import audit
-from lonewatch.core.access import access_me
 from lonewatch.notify import actions, push
 from lonewatch.notify import messages as texts
 from lonewatch.notify.hooks import Outcome, delivery_outcomes
 from lonewatch.notify.models import Channel, ChannelProof, Delivery, PushSubscription
+from lonewatch.org.access import access_me
 
 TEST_INTERVAL = timedelta(minutes=5)
 

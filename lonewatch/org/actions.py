@@ -4,10 +4,11 @@ and writes its audit row in it (ORG-05)."""
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.core import audit
-from lonewatch.org.models import NextOfKin, Person
+from lonewatch.org.models import Absence, NextOfKin, Person
 
 CONTACT_FIELDS = ("email", "mobile", "vehicle_description", "description", "known_breaks")
 
@@ -94,10 +95,6 @@ def do_accept_buddy(person: Person, *, actor) -> Person:
 
 def do_add_absence(person: Person, *, reason: str, starts_at, ends_at, actor):
     """BUD-02: record leave, sickness or time off duty."""
-    from django.utils import timezone
-
-    from lonewatch.org.models import Absence
-
     if reason not in Absence.Reason.values:
         raise ValueError(f"reason must be one of {', '.join(Absence.Reason.values)}")
     if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):

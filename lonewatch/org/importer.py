@@ -21,9 +21,9 @@ from django.db import transaction
 
 from lonewatch.accounts.models import User
 from lonewatch.core import audit
-from lonewatch.core.permissions import DEFAULT_SCOPE, Role, Scope
 from lonewatch.org.models import Directorate, Organisation, Person, RoleMembership, Team
 from lonewatch.org.phone import normalise_mobile
+from lonewatch.org.roles import DEFAULT_SCOPE, Role, Scope
 
 REQUIRED_COLUMNS = ("username", "full_name", "email", "mobile", "directorate", "team", "roles",
                     "line_manager", "buddy")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from lonewatch.core.permissions import Role, Scope
+from lonewatch.org.roles import Role, Scope
 
 
 class Organisation(models.Model):

@@ -15,11 +15,11 @@ from django.utils import timezone
 from lonewatch import clock
 from lonewatch.core import audit
 from lonewatch.core.bulk import insert_rows
-from lonewatch.core.permissions import Role
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
 from lonewatch.org.models import Absence, Person
+from lonewatch.org.roles import Role
 from lonewatch.visits import hooks, messages
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim

@@ -6,9 +6,10 @@ class VisitsConfig(AppConfig):
     label = "visits"
 
     def ready(self):
-        # Register this app's due-row scanners with the worker and its hook handlers
-        # with the lower layers (docs/architecture.md lists them all).
+        # Register this app's due-row scanners with the worker, its permission declarations
+        # with the engine and its hook handlers with the lower layers (docs/architecture.md
+        # lists them all).
         from lonewatch.notify.hooks import delivery_outcomes
-        from lonewatch.visits import actions, scanners  # noqa: F401
+        from lonewatch.visits import actions, permissions, scanners  # noqa: F401
 
         delivery_outcomes.connect(actions.record_delivery_outcomes)

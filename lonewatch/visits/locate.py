@@ -17,9 +17,10 @@ from django.views.decorators.http import require_safe
 
 from lonewatch import clock
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_session
 from lonewatch.escalation.models import Escalation
 from lonewatch.org import actions as org_actions
+from lonewatch.org.permissions import NEXT_OF_KIN
+from lonewatch.visits.access import access_session
 
 # The newest events shown; older ones are counted, not listed, so the summary stays
 # on one page.
@@ -57,7 +58,7 @@ def _summary(request, session) -> dict:
         .select_related("acknowledged_by__person").first()
     )
     # Next of kin are sensitive: shown only to those allowed, and every read is audited.
-    show_kin = perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN, worker)
+    show_kin = perms.can(request.user, perms.VIEW, NEXT_OF_KIN, worker)
     kin = org_actions.read_next_of_kin(worker, actor=request.user) if show_kin else None
     # Newest first from the database, then back into time order for reading.
     events = list(session.events.order_by("-at", "-id")[:TIMELINE_LIMIT])

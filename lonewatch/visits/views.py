@@ -16,20 +16,26 @@ from django.views.decorators.http import require_POST
 from lonewatch import clock
 from lonewatch.alarms import actions as alarm_actions
 from lonewatch.alarms import audio
+from lonewatch.alarms.access import access_alarm
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_alarm, access_escalation, access_me, access_session
-from lonewatch.core.permissions import Role
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation import actions as escalations
+from lonewatch.escalation.access import access_escalation
 from lonewatch.escalation.models import Escalation
+from lonewatch.escalation.permissions import ESCALATION
 from lonewatch.notify.models import Delivery
 from lonewatch.notify.views import unproved
+from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
+from lonewatch.org.permissions import CONTACT, NEXT_OF_KIN
+from lonewatch.org.roles import Role
 from lonewatch.visits import actions
+from lonewatch.visits.access import access_session
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.forms import EndForm, ExtendForm, PinForm, ResolveForm, StartForm
 from lonewatch.visits.models import Session
+from lonewatch.visits.permissions import SESSION
 
 BOARD_STREAM_SECONDS = 300
 # ALM-02: the phone records for this long after a red alert at most; the alarm centre
@@ -168,8 +174,8 @@ def session_detail(request, session_id):
     return render(request, "visits/session_detail.html", {
         "session": session, "events": session.events.order_by("-at", "-id"),
         "escalations": session.escalations.all(),
-        "can_contact": perms.can(request.user, perms.VIEW, perms.CONTACT, session.worker),
-        "can_next_of_kin": perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN,
+        "can_contact": perms.can(request.user, perms.VIEW, CONTACT, session.worker),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, NEXT_OF_KIN,
                                      session.worker),
     })
 
@@ -180,9 +186,9 @@ def escalation_detail(request, escalation_id, form=None, status=200):
     return render(request, "visits/escalation_detail.html", {
         "escalation": escalation, "session": session,
         "events": session.events.filter(at__gte=escalation.missed_at).order_by("-at", "-id"),
-        "can_act": perms.can(request.user, perms.ACT, perms.ESCALATION, escalation),
-        "can_contact": perms.can(request.user, perms.VIEW, perms.CONTACT, session.worker),
-        "can_next_of_kin": perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN,
+        "can_act": perms.can(request.user, perms.ACT, ESCALATION, escalation),
+        "can_contact": perms.can(request.user, perms.VIEW, CONTACT, session.worker),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, NEXT_OF_KIN,
                                      session.worker),
         "form": form or ResolveForm(),
     }, status=status)
@@ -281,7 +287,7 @@ def _board(request) -> dict:
 
 
 def _check_board(request):
-    if not perms.can_anywhere(request.user, perms.VIEW, perms.SESSION):
+    if not perms.can_anywhere(request.user, perms.VIEW, SESSION):
         raise PermissionDenied("The board is for managers, the security manager and the "
                                "alarm centre.")
 

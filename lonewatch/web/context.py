@@ -1,4 +1,8 @@
+from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
+from lonewatch.org.permissions import AUDIT, PERSON, TEAM
+from lonewatch.org.roles import Role
+from lonewatch.visits.permissions import SESSION
 
 
 def navigation(request):
@@ -9,21 +13,21 @@ def navigation(request):
     items = [("home", "Home")]
     if person is not None:
         roles = perms.roles_of(user)
-        if perms.Role.LONE_WORKER in roles:
+        if Role.LONE_WORKER in roles:
             items.append(("my_day", "My day"))
-        if perms.Role.BUDDY in roles:
+        if Role.BUDDY in roles:
             items.append(("buddy", "Buddy"))
-        if perms.can_anywhere(user, perms.ACT, perms.ALARM):
+        if perms.can_anywhere(user, perms.ACT, ALARM):
             items.append(("console", "Console"))
-        if perms.can_anywhere(user, perms.VIEW, perms.SESSION):
+        if perms.can_anywhere(user, perms.VIEW, SESSION):
             items.append(("board", "Board"))
-        if perms.can_anywhere(user, perms.VIEW, perms.ALARM):
+        if perms.can_anywhere(user, perms.VIEW, ALARM):
             items.append(("alarm_report", "Alarm figures"))
-        if perms.can_anywhere(user, perms.VIEW, perms.PERSON):
+        if perms.can_anywhere(user, perms.VIEW, PERSON):
             items.append(("people", "People"))
-        if perms.can_anywhere(user, perms.VIEW, perms.TEAM):
+        if perms.can_anywhere(user, perms.VIEW, TEAM):
             items.append(("teams", "Teams"))
-        if perms.can_anywhere(user, perms.VIEW, perms.AUDIT):
+        if perms.can_anywhere(user, perms.VIEW, AUDIT):
             items.append(("audit", "Audit trail"))
         items.append(("profile", "My profile"))
     return {"nav_items": items, "me": person}

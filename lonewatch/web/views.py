@@ -18,14 +18,16 @@ from lonewatch import clock
 from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
 from lonewatch.core import permissions as perms
-from lonewatch.core.access import access_me, access_person, access_team
 from lonewatch.core.models import AuditEvent
-from lonewatch.core.permissions import Role
 from lonewatch.escalation.models import Escalation
+from lonewatch.escalation.permissions import POLICY
 from lonewatch.notify.models import Delivery
 from lonewatch.notify.views import unproved
 from lonewatch.org import actions
+from lonewatch.org.access import access_me, access_person, access_team
 from lonewatch.org.models import Directorate, Person, Team
+from lonewatch.org.permissions import ABSENCE, AUDIT, CONTACT, FITNESS, NEXT_OF_KIN
+from lonewatch.org.roles import Role
 from lonewatch.visits.models import Session
 from lonewatch.web.forms import AbsenceForm, ContactForm, FitnessForm, NextOfKinForm, TokenForm
 from lonewatch.worker.models import Heartbeat
@@ -64,10 +66,10 @@ def home(request):
     if Role.OCCUPATIONAL_HEALTH in roles:
         context["restricted"] = (
             perms.filter_visible(request.user, Person.objects.select_related("team"),
-                                 resource=perms.FITNESS)
+                                 kind=FITNESS)
             .filter(unable_to_work_alone=True).order_by("unable_to_work_alone_review")
         )
-    if perms.can_anywhere(request.user, perms.VIEW, perms.AUDIT):
+    if perms.can_anywhere(request.user, perms.VIEW, AUDIT):
         context["recent_audit"] = AuditEvent.objects.order_by("-at", "-id")[:5]
     return render(request, "web/home.html", context)
 
@@ -86,7 +88,7 @@ def person_detail(request, person_id, absence_form=None, status=200):
     person = access_person(request.user, person_id)
     user = request.user
     fitness_form = None
-    if perms.can(user, perms.CHANGE, perms.FITNESS, person):
+    if perms.can(user, perms.CHANGE, FITNESS, person):
         fitness_form = FitnessForm(initial={
             "unable_to_work_alone": "yes" if person.unable_to_work_alone else "no",
             "review": person.unable_to_work_alone_review,
@@ -94,12 +96,12 @@ def person_detail(request, person_id, absence_form=None, status=200):
     context = {
         "person": person,
         "roles": person.roles.select_related("team", "directorate"),
-        "can_contact": perms.can(user, perms.VIEW, perms.CONTACT, person),
-        "can_next_of_kin": perms.can(user, perms.VIEW, perms.NEXT_OF_KIN, person),
-        "can_fitness": perms.can(user, perms.VIEW, perms.FITNESS, person),
+        "can_contact": perms.can(user, perms.VIEW, CONTACT, person),
+        "can_next_of_kin": perms.can(user, perms.VIEW, NEXT_OF_KIN, person),
+        "can_fitness": perms.can(user, perms.VIEW, FITNESS, person),
         "fitness_form": fitness_form,
-        "can_absence": perms.can(user, perms.VIEW, perms.ABSENCE, person),
-        "can_change_absence": perms.can(user, perms.CHANGE, perms.ABSENCE, person),
+        "can_absence": perms.can(user, perms.VIEW, ABSENCE, person),
+        "can_change_absence": perms.can(user, perms.CHANGE, ABSENCE, person),
         "absences": person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"),
         "absence_form": absence_form or AbsenceForm(),
     }
@@ -108,7 +110,7 @@ def person_detail(request, person_id, absence_form=None, status=200):
 
 @require_POST
 def person_absence_add(request, person_id):
-    person = access_person(request.user, person_id, resource=perms.ABSENCE, action=perms.CHANGE)
+    person = access_person(request.user, person_id, kind=ABSENCE, action=perms.CHANGE)
     form = AbsenceForm(request.POST)
     if not form.is_valid():
         return person_detail(request, person_id, absence_form=form, status=400)
@@ -120,7 +122,7 @@ def person_absence_add(request, person_id):
 
 @require_POST
 def person_absence_remove(request, person_id, absence_id):
-    person = access_person(request.user, person_id, resource=perms.ABSENCE, action=perms.CHANGE)
+    person = access_person(request.user, person_id, kind=ABSENCE, action=perms.CHANGE)
     absence = get_object_or_404(person.absences, pk=absence_id)
     actions.do_remove_absence(absence, actor=request.user)
     messages.success(request, "Absence removed.")
@@ -130,14 +132,14 @@ def person_absence_remove(request, person_id, absence_id):
 @never_cache
 def person_next_of_kin(request, person_id):
     """Shown on request only, and every showing is audited (ORG-03, ORG-05)."""
-    person = access_person(request.user, person_id, resource=perms.NEXT_OF_KIN)
+    person = access_person(request.user, person_id, kind=NEXT_OF_KIN)
     kin = actions.read_next_of_kin(person, actor=request.user)
     return render(request, "web/_next_of_kin.html", {"person": person, "kin": kin})
 
 
 @require_POST
 def person_fitness(request, person_id):
-    person = access_person(request.user, person_id, resource=perms.FITNESS, action=perms.CHANGE)
+    person = access_person(request.user, person_id, kind=FITNESS, action=perms.CHANGE)
     form = FitnessForm(request.POST)
     if form.is_valid():
         actions.do_set_fitness(person, unable=form.cleaned_data["unable_to_work_alone"],
@@ -146,8 +148,8 @@ def person_fitness(request, person_id):
         return redirect("person", person_id=person.pk)
     return render(request, "web/person_detail.html", {
         "person": person, "roles": person.roles.all(), "can_fitness": True,
-        "can_contact": perms.can(request.user, perms.VIEW, perms.CONTACT, person),
-        "can_next_of_kin": perms.can(request.user, perms.VIEW, perms.NEXT_OF_KIN, person),
+        "can_contact": perms.can(request.user, perms.VIEW, CONTACT, person),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, NEXT_OF_KIN, person),
         "fitness_form": form,
     }, status=400)
 
@@ -168,14 +170,14 @@ def team_detail(request, team_id):
         "full_name")
     return render(request, "web/team_detail.html", {
         "team": team, "members": members,
-        "can_policy": perms.can(request.user, perms.VIEW, perms.POLICY, team),
+        "can_policy": perms.can(request.user, perms.VIEW, POLICY, team),
         "can_default_policy": _can_default_policy(request)})
 
 
 def _can_default_policy(request) -> bool:
     """May the user see the trust default escalation policy (ESC-01)?"""
     person = getattr(request.user, "person", None)
-    return person is not None and perms.can(request.user, perms.VIEW, perms.POLICY,
+    return person is not None and perms.can(request.user, perms.VIEW, POLICY,
                                             person.organisation)
 
 
@@ -267,7 +269,7 @@ def buddy_accept(request, person_id):
 
 
 def audit_trail(request):
-    if not perms.can_anywhere(request.user, perms.VIEW, perms.AUDIT):
+    if not perms.can_anywhere(request.user, perms.VIEW, AUDIT):
         raise PermissionDenied("Only the security manager, the security management director "
                                "and administrators can read the audit trail.")
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from lonewatch.core.permissions import PRIVILEGED_ROLES
 from lonewatch.org import demo
+from lonewatch.org.roles import PRIVILEGED_ROLES
 
 
 class Command(BaseCommand):
