@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     argv[0] = "lonewatch"
     if len(argv) > 1:
         argv[1] = ALIASES.get(argv[1], argv[1])
-    from django.core.management import execute_from_command_line
+    # lazy: Django is loaded once the settings module is chosen
+    from django.core.management import execute_from_command_line  # lazy: see above
 
     execute_from_command_line(argv)

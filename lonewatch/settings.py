@@ -9,6 +9,7 @@ import secrets
 import sys
 import zoneinfo
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 
@@ -305,8 +306,6 @@ LOGGING = {
 
 
 def _email(url: str) -> dict:
-    from urllib.parse import unquote, urlsplit
-
     parts = urlsplit(url)
     if parts.scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}

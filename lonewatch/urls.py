@@ -4,10 +4,11 @@ from lonewatch.accounts import views as accounts
 from lonewatch.alarms import report as alarm_report
 from lonewatch.alarms import views as alarms
 from lonewatch.api.urls import api, unknown_endpoint
+from lonewatch.escalation import locate
 from lonewatch.escalation import views as escalation
 from lonewatch.notify import views as notify
-from lonewatch.visits import locate
 from lonewatch.visits import views as visits
+from lonewatch.web import console, my_day, watching
 from lonewatch.web import views as web
 
 urlpatterns = [
@@ -38,32 +39,32 @@ urlpatterns = [
     path("profile/tokens/<int:token_id>/revoke", web.profile_token_revoke,
          name="profile_token_revoke"),
     path("audit/", web.audit_trail, name="audit"),
-    path("my-day/", visits.my_day, name="my_day"),
-    path("my-day/start", visits.start, name="session_start"),
-    path("my-day/alert/<str:kind>", visits.raise_alert, name="raise_alert"),
-    path("my-day/alarms/<int:alarm_id>/cancel", visits.cancel_alert, name="cancel_alert"),
-    path("my-day/alarms/<int:alarm_id>/audio", visits.alarm_audio, name="alarm_audio"),
-    path("my-day/alarms/<int:alarm_id>/locations", visits.alarm_location,
+    path("my-day/", my_day.my_day, name="my_day"),
+    path("my-day/start", my_day.start, name="session_start"),
+    path("my-day/alert/<str:kind>", alarms.raise_alert, name="raise_alert"),
+    path("my-day/alarms/<int:alarm_id>/cancel", alarms.cancel_alert, name="cancel_alert"),
+    path("my-day/alarms/<int:alarm_id>/audio", alarms.alarm_audio, name="alarm_audio"),
+    path("my-day/alarms/<int:alarm_id>/locations", alarms.alarm_location,
          name="alarm_location"),
     path("sessions/<int:session_id>/", visits.session_detail, name="session"),
-    path("sessions/<int:session_id>/check-in", visits.check_in, name="session_check_in"),
-    path("sessions/<int:session_id>/extend", visits.extend, name="session_extend"),
-    path("sessions/<int:session_id>/end", visits.end, name="session_end"),
+    path("sessions/<int:session_id>/check-in", my_day.check_in, name="session_check_in"),
+    path("sessions/<int:session_id>/extend", my_day.extend, name="session_extend"),
+    path("sessions/<int:session_id>/end", my_day.end, name="session_end"),
     path("sessions/<int:session_id>/locate", locate.locate_summary, name="locate_summary"),
-    path("escalations/<int:escalation_id>/", visits.escalation_detail, name="escalation"),
-    path("escalations/<int:escalation_id>/acknowledge", visits.acknowledge,
+    path("escalations/<int:escalation_id>/", escalation.escalation_detail, name="escalation"),
+    path("escalations/<int:escalation_id>/acknowledge", escalation.acknowledge,
          name="escalation_acknowledge"),
-    path("escalations/<int:escalation_id>/resolve", visits.resolve, name="escalation_resolve"),
-    path("buddy/", visits.buddy, name="buddy"),
-    path("console/", alarms.console, name="console"),
+    path("escalations/<int:escalation_id>/resolve", escalation.resolve, name="escalation_resolve"),
+    path("buddy/", watching.buddy, name="buddy"),
+    path("console/", console.console, name="console"),
     path("reports/alarms", alarm_report.alarm_report, name="alarm_report"),
-    path("console/fragment", alarms.console_fragment, name="console_fragment"),
-    path("console/events", alarms.console_events, name="console_events"),
+    path("console/fragment", console.console_fragment, name="console_fragment"),
+    path("console/events", console.console_events, name="console_events"),
     path("console/duty", alarms.duty, name="console_duty"),
     path("console/alarms/<int:alarm_id>/<str:action>", alarms.act, name="console_act"),
-    path("board/", visits.board, name="board"),
-    path("board/fragment", visits.board_fragment, name="board_fragment"),
-    path("board/events", visits.board_events, name="board_events"),
+    path("board/", watching.board, name="board"),
+    path("board/fragment", watching.board_fragment, name="board_fragment"),
+    path("board/events", watching.board_events, name="board_events"),
     path("profile/pin", visits.set_pin, name="profile_pin"),
     path("profile/duress-pin", visits.set_duress_pin, name="profile_duress_pin"),
     path("profile/location-consent", visits.location_consent, name="profile_location"),

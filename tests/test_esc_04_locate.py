@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from lonewatch.core.models import AuditEvent
 from lonewatch.escalation import actions as engine
+from lonewatch.escalation import locate
 from lonewatch.org.actions import do_add_next_of_kin
-from lonewatch.visits import locate
 from lonewatch.visits.actions import do_check_in
 
 T0 = "2026-11-23 09:00:00+00:00"  # November: London time is UTC

@@ -1,6 +1,7 @@
 import base64
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -29,8 +30,6 @@ def login_view(request):
 
 def locked_out(request, response=None, credentials=None, *args, **kwargs):
     """django-axes calls this when a username has failed too often."""
-    from django.conf import settings
-
     minutes = round(settings.AXES_COOLOFF_TIME * 60)
     return render(
         request, "accounts/locked_out.html", {"minutes": minutes}, status=429

@@ -231,3 +231,12 @@ def recording(alarm: Alarm, *, actor, take: int = 1) -> tuple[bytes, str, list[T
                               f"of {max(len(every), 1)}: {len(parts)} of {received} chunks)")
     content_type = parts[0].content_type if parts else "audio/webm"
     return data, content_type, every
+
+
+# ALM-02: the phone records for this long after a red alert at most; the alarm centre
+# has the worker's location, their phone number and 999 by then.
+RECORD_SECONDS = 15 * 60
+
+
+# ALM-01: an amber alert's voice memo is short: what an operator needs before going in.
+MEMO_SECONDS = 60

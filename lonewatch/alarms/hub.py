@@ -199,7 +199,7 @@ class AlarmEventHub:
             self._stopping.wait(settings.ALARM_STREAM_POLL_SECONDS)
 
     def _listen(self) -> None:
-        import psycopg
+        import psycopg  # lazy: only a PostgreSQL database listens
 
         params = connection.get_connection_params() | {
             "autocommit": True, "application_name": "lonewatch alarm hub"}

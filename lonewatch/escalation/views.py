@@ -8,12 +8,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from lonewatch.core import permissions as perms
+from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
+from lonewatch.escalation.access import access_escalation
+from lonewatch.escalation.forms import ResolveForm
 from lonewatch.escalation.models import EscalationPolicy, Target
-from lonewatch.escalation.permissions import POLICY
+from lonewatch.escalation.permissions import ESCALATION, POLICY
 from lonewatch.notify.models import Channel
 from lonewatch.org.access import access_me, access_team
 from lonewatch.org.models import Team
+from lonewatch.org.permissions import CONTACT, NEXT_OF_KIN
 
 ROWS = 8
 SAVED = ("Saved. New missed check-ins follow these steps; ones already escalating keep the "
@@ -151,3 +155,45 @@ def default_policy(request):
         "own_teams": own_teams, "other_own_teams": len(own_ids) - len(own_teams),
         "rows": rows or _rows(steps), "can_change": can_change, "error_items": errors,
     }, status=400 if errors else 200)
+
+
+def escalation_detail(request, escalation_id, form=None, status=200):
+    escalation = access_escalation(request.user, escalation_id)
+    session = escalation.session
+    return render(request, "visits/escalation_detail.html", {
+        "escalation": escalation, "session": session,
+        "events": session.events.filter(at__gte=escalation.missed_at).order_by("-at", "-id"),
+        "can_act": perms.can(request.user, perms.ACT, ESCALATION, escalation),
+        "can_contact": perms.can(request.user, perms.VIEW, CONTACT, session.worker),
+        "can_next_of_kin": perms.can(request.user, perms.VIEW, NEXT_OF_KIN,
+                                     session.worker),
+        "form": form or ResolveForm(),
+    }, status=status)
+
+
+@require_POST
+def acknowledge(request, escalation_id):
+    escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
+    try:
+        escalations.do_acknowledge(escalation, actor=request.user)
+    except escalations.EscalationConflict as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Others have been told you are handling this.")
+    return redirect("escalation", escalation_id=escalation.pk)
+
+
+@require_POST
+def resolve(request, escalation_id):
+    escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        return escalation_detail(request, escalation_id, form=form, status=400)
+    try:
+        escalations.do_resolve(escalation, outcome=form.cleaned_data["outcome"],
+                               note=form.cleaned_data["note"], actor=request.user)
+    except escalations.EscalationConflict as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Recorded. Thank you.")
+    return redirect("escalation", escalation_id=escalation.pk)

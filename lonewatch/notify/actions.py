@@ -19,6 +19,7 @@ from django.db.models import F
 from lonewatch import clock
 from lonewatch.core import bulk
 from lonewatch.notify import transports
+from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
 from lonewatch.notify.hooks import Outcome, delivery_outcomes
 from lonewatch.notify.models import Channel, Delivery, WebhookEndpoint
 from lonewatch.worker.claim import claim
@@ -205,9 +206,9 @@ def _send_one(delivery: Delivery) -> str | None:
     """Send; on success return the provider's reference, else record why and return None."""
     try:
         return transports.send(delivery)
-    except transports.PermanentFailure as error:
+    except PermanentFailure as error:
         _fail(delivery, str(error))
-    except transports.TemporaryFailure as error:
+    except TemporaryFailure as error:
         if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
             _fail(delivery, f"gave up after {delivery.attempts} attempts: {error}")
         else:

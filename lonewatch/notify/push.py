@@ -15,7 +15,8 @@ from django.conf import settings
 from py_vapid import Vapid01
 
 from lonewatch import clock
-from lonewatch.notify.transports import PermanentFailure, TemporaryFailure
+from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
+from lonewatch.notify.models import PushSubscription
 
 log = logging.getLogger("lonewatch.notify")
 
@@ -53,9 +54,7 @@ def public_key() -> str:
 
 
 def send(delivery) -> str:
-    from pywebpush import WebPushException, webpush
-
-    from lonewatch.notify.models import PushSubscription
+    from pywebpush import WebPushException, webpush  # lazy: heavy; loaded when pushes go
 
     subscriptions = list(PushSubscription.objects.filter(person_id=delivery.recipient_id))
     if not subscriptions:

@@ -12,17 +12,11 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from lonewatch.notify.models import Channel
+from lonewatch.notify import push
+from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
+from lonewatch.notify.models import Channel, WebhookEndpoint
 
 log = logging.getLogger("lonewatch.notify")
-
-
-class TemporaryFailure(Exception):
-    """Worth trying again later (a server down, a timeout, a rate limit)."""
-
-
-class PermanentFailure(Exception):
-    """Trying again will not help (a refused address, a rejected request)."""
 
 
 def send_email(delivery) -> str:
@@ -60,8 +54,10 @@ def send_sms(delivery) -> str:
         log.info("sms (console transport)", extra={"to": delivery.address, "text": text,
                                                    "delivery": str(delivery.idempotency_key)})
         return "console"
-    from notifications_python_client.errors import HTTPError
-    from notifications_python_client.notifications import NotificationsAPIClient
+    from notifications_python_client.errors import HTTPError  # lazy: loaded when texts go
+    from notifications_python_client.notifications import (  # lazy: loaded when texts go
+        NotificationsAPIClient,
+    )
 
     client = NotificationsAPIClient(settings.NOTIFY_API_KEY, timeout=10)
     try:
@@ -87,8 +83,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def send_webhook(delivery) -> str:
-    from lonewatch.notify.models import WebhookEndpoint
-
     endpoint = WebhookEndpoint.objects.filter(url=delivery.address, active=True,
                                               organisation_id=delivery.organisation_id).first()
     if endpoint is None:
@@ -126,8 +120,6 @@ def send_in_app(delivery) -> str:
 
 
 def send_push(delivery) -> str:
-    from lonewatch.notify import push
-
     return push.send(delivery)
 
 

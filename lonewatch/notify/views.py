@@ -1,8 +1,11 @@
 """The installable web app (manifest, service worker) and phone notifications."""
 
+import hmac
 import json
+import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
@@ -174,10 +177,6 @@ NOTIFY_FAILED = {"permanent-failure", "temporary-failure", "technical-failure"}
 @require_POST
 def notify_callback(request):
     """GOV.UK Notify's delivery-status callback: whether a text reached the phone."""
-    import hmac
-
-    from django.conf import settings
-
     expected = settings.NOTIFY_CALLBACK_TOKEN
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not expected or not hmac.compare_digest(given, expected):
@@ -216,8 +215,6 @@ def notify_callback(request):
 
 
 def _uuid_or_none(value: str):
-    import uuid
-
     try:
         return uuid.UUID(value)
     except ValueError:

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from lonewatch import clock
-from lonewatch.escalation.models import Escalation
+from lonewatch.visits.actions import SessionError
 from lonewatch.visits.models import Session
 
 DURATIONS = [(m, label) for m, label in (
@@ -82,13 +82,11 @@ class PinForm(forms.Form):
                                            "required": "Enter a PIN of 4 to 8 digits."})
 
 
-RESOLVE_CHOICES = [(o.value, o.label) for o in Escalation.Outcome
-                   if o != Escalation.Outcome.LATE_CHECK_IN]
 
 
-class ResolveForm(forms.Form):
-    outcome = forms.ChoiceField(label="What happened?", choices=RESOLVE_CHOICES,
-                                widget=forms.RadioSelect,
-                                error_messages={"required": "Choose what happened."})
-    note = forms.CharField(label="What did you do? (optional)", required=False,
-                           widget=forms.Textarea(attrs={"rows": 3}))
+def read_coordinate(value):
+    """A latitude, longitude or accuracy sent by the phone's page, or None."""
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        raise SessionError("The location from your phone could not be read.") from None

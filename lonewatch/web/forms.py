@@ -54,7 +54,7 @@ class NextOfKinForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_phone(self):
-        import phonenumbers
+        import phonenumbers  # lazy: its metadata is large; only this form needs it
 
         raw = self.cleaned_data["phone"]
         try:

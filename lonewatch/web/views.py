@@ -3,6 +3,7 @@ from the apps' actions modules."""
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -306,8 +307,6 @@ def healthz(request):
         # The error names hosts and ports: it goes to the log, not to anonymous callers.
         log.exception("health check: database unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    from django.conf import settings
-
     for name, since in backlog.items():
         age = round((now - since).total_seconds(), 1) if since else None
         body[name] = age

@@ -93,8 +93,8 @@ def _name(user) -> str:
 
 def _pdf(session, context: dict) -> HttpResponse:
     try:
-        from weasyprint import HTML
-        from weasyprint.urls import URLFetcher
+        from weasyprint import HTML  # lazy: heavy; loaded for the PDF only
+        from weasyprint.urls import URLFetcher  # lazy: heavy; loaded for the PDF only
     except (ImportError, OSError):  # WeasyPrint, or the Pango it needs, is missing
         return HttpResponse("PDFs cannot be made on this server. Print the page from your "
                             "browser instead.", status=503, content_type="text/plain")
