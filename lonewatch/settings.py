@@ -64,8 +64,19 @@ try:
     # Login lockout (django-axes): repeated failures lock the username for a while.
     AXES_FAILURE_LIMIT = env_int("LONEWATCH_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
     AXES_COOLOFF_TIME = env_int("LONEWATCH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60
-    # The worker writes its heartbeat this often; /healthz calls it stale at 3x.
-    WORKER_HEARTBEAT_SECONDS = env_int("LONEWATCH_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
+    # The worker writes its heartbeat this often; /healthz calls it stale at 3x + 5 s.
+    WORKER_HEARTBEAT_SECONDS = env_int("LONEWATCH_WORKER_HEARTBEAT_SECONDS", 2, minimum=1)
+    # ESC-03: a worker silent this long is taken for dead, and the others take back the
+    # messages it was sending. It bounds what a killed worker costs, so keep it short,
+    # but well above the heartbeat: a worker is robbed only after missing a few beats.
+    WORKER_DEAD_AFTER_SECONDS = env_int("LONEWATCH_WORKER_DEAD_AFTER_SECONDS",
+                                        3 * WORKER_HEARTBEAT_SECONDS, minimum=2)
+    if WORKER_DEAD_AFTER_SECONDS < 2 * WORKER_HEARTBEAT_SECONDS:
+        raise ConfigError(
+            "LONEWATCH_WORKER_DEAD_AFTER_SECONDS must be at least twice "
+            f"LONEWATCH_WORKER_HEARTBEAT_SECONDS ({2 * WORKER_HEARTBEAT_SECONDS}), not "
+            f"{WORKER_DEAD_AFTER_SECONDS}: a worker must miss more than one beat before "
+            "others take its work")
     # TOTP is required for privileged roles; turning it off is for local trials only.
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
     SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)

@@ -1,15 +1,24 @@
 """ESC-03 fault tests: real worker processes, killed and doubled.
 
 These run against the same database as the suite (SQLite by default, PostgreSQL
-when DATABASE_URL says so) and use real time: a few seconds each.
+when DATABASE_URL says so) and use real time: a few seconds each, half a minute for
+the random kills.
 """
 
+import asyncio
+import email
+import logging
+import os
+import random
 import signal
+import statistics
+import threading
 import time
-from collections import Counter
-from datetime import timedelta
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.contrib.auth.hashers import make_password
 from django.db import connection
 
@@ -21,7 +30,7 @@ from lonewatch.notify.models import Delivery
 from lonewatch.org.models import Person
 from lonewatch.visits.actions import do_start_session
 from lonewatch.visits.models import Session, SessionEvent
-from tests.processes import start_worker, stop, wait_for
+from tests.processes import free_port, kill_group, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -107,3 +116,169 @@ def test_esc_03_two_workers_share_the_deadlines_and_fire_no_step_twice(trust, tm
     per_message = Counter(Delivery.objects.values_list("about_id", "purpose", "recipient_id",
                                                        "channel"))
     assert len(per_message) == 3 * count and set(per_message.values()) == {1}
+
+
+# --- random kill -9 while escalation steps go out by email --------------------------------
+
+
+class Inboxes:
+    """The trust's mailboxes behind a local SMTP server that is slow to answer DATA, as a
+    busy one is. It keeps a message before it answers, so a worker killed while waiting
+    has sent the message without knowing it: the retry brings a second copy with the same
+    Message-ID, which mail systems drop. Each worker slot has a port of its own, so the
+    test knows which worker is in the middle of a send."""
+
+    def __init__(self, slots: int, answer_after: float):
+        self.answer_after = answer_after
+        self.lock = threading.Lock()
+        self.received: list[tuple[str, str, str, float]] = []  # to, Message-ID, key, when
+        self.sending: set[int] = set()
+        self.controllers = [Controller(_Port(self, slot), hostname="127.0.0.1",
+                                       port=free_port(), ready_timeout=5)
+                            for slot in range(slots)]
+
+    def __enter__(self):
+        self.log_level = logging.getLogger("mail.log").level
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # a line per SMTP command
+        for controller in self.controllers:
+            controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        for controller in self.controllers:
+            controller.stop()
+        logging.getLogger("mail.log").setLevel(self.log_level)
+
+    def url(self, slot: int) -> str:
+        return f"smtp://127.0.0.1:{self.controllers[slot].port}"
+
+    def busy(self) -> list[int]:
+        with self.lock:
+            return sorted(self.sending)
+
+    def keys(self) -> set[str]:
+        with self.lock:
+            return {key for _to, _id, key, _at in self.received}
+
+
+class _Port:
+    def __init__(self, inboxes: Inboxes, slot: int):
+        self.inboxes, self.slot = inboxes, slot
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content)
+        with self.inboxes.lock:
+            for to in envelope.rcpt_tos:
+                self.inboxes.received.append((to, message["Message-ID"],
+                                              message["X-Lonewatch-Delivery"], time.time()))
+            self.inboxes.sending.add(self.slot)
+        try:
+            await asyncio.sleep(self.inboxes.answer_after)
+        finally:
+            with self.inboxes.lock:
+                self.inboxes.sending.discard(self.slot)
+        return "250 Message accepted for delivery"
+
+
+def test_esc_03_q_rel_workers_killed_at_random_cost_seconds_not_the_lease(trust, tmp_path):
+    """Twelve lone workers miss their deadlines 1.5 s apart; each escalation emails the
+    buddy at once, the line manager at +3 s and the senior manager at +6 s. Three worker
+    processes send them, through an SMTP server that takes a quarter of a second to
+    answer, while one of them is killed with SIGKILL every 1 to 2.5 seconds (most often
+    the one in the middle of a send) and started again. The lease is the default minute:
+    a crash must cost the few seconds of a silent heartbeat, not the lease."""
+    seed = int(os.environ.get("LONEWATCH_FAULT_SEED", "20261123"))
+    rng = random.Random(seed)
+    count, slots, steps = 12, 3, 3
+    ben, nina, maria, sarah = (trust.people[n] for n in ("ben", "nina", "maria", "sarah"))
+    for person in (ben, nina, maria, sarah):
+        person.email = f"{person.user.username}@example.nhs.uk"
+        person.save()
+    users = User.objects.bulk_create(User(username=f"w{i}", password="!") for i in range(count))
+    workers = Person.objects.bulk_create(
+        Person(user=u, organisation=trust.org, team=trust.north, full_name=f"Worker {i}",
+               line_manager=maria) for i, u in enumerate(users))
+    do_set_policy(trust.north, [
+        {"after_seconds": 0, "notify": "buddy", "channels": ["email"]},
+        {"after_seconds": 3, "notify": "line_manager", "channels": ["email"]},
+        {"after_seconds": 6, "notify": "senior_manager", "channels": ["email"]},
+    ], actor=None)
+    now = clock.now()
+    first_due = now + timedelta(seconds=4)  # the worker processes start meanwhile
+    Session.objects.bulk_create(
+        Session(worker=w, kind="visit", address="1 High Street", planned_start=now,
+                planned_end=now + timedelta(hours=1), buddy=(ben, nina)[i % 2],
+                interval_seconds=60, started_at=now, last_contact_at=now,
+                due_at=first_due + timedelta(seconds=1.5 * i)) for i, w in enumerate(workers))
+    last_step = first_due + timedelta(seconds=1.5 * (count - 1) + 6)
+    expected = count * steps
+    kills, mid_send, stderr = 0, 0, []
+    with Inboxes(slots, answer_after=0.25) as inboxes:
+        def start(slot):
+            # The default lease: before ESC-03's rescue, this is what a kill cost.
+            return start_worker(tmp_path, EMAIL_URL=inboxes.url(slot),
+                                LONEWATCH_DELIVERY_LEASE_SECONDS="60")
+
+        running = {slot: start(slot) for slot in range(slots)}
+        try:
+            # Kill until the last step is due and a little after.
+            while clock.now() < last_step + timedelta(seconds=2):
+                time.sleep(rng.uniform(1.0, 2.5))
+                busy = inboxes.busy()
+                if busy and rng.random() < 0.7:
+                    victim, mid_send = rng.choice(busy), mid_send + 1
+                else:
+                    victim = rng.randrange(slots)
+                kill_group(running[victim])
+                kills += 1
+                stderr.append(running[victim].stderr.read().decode(errors="replace"))
+                time.sleep(rng.uniform(0, 0.5))
+                running[victim] = start(victim)
+            wait_for(lambda: len(inboxes.keys()) >= expected, timeout=20, every=0.1,
+                     what=f"{expected} escalation emails")
+        except AssertionError:
+            pass  # the figures below say what is missing
+        finally:
+            for process in running.values():
+                stop(process)
+                stderr.append(process.stderr.read().decode(errors="replace"))
+        received = list(inboxes.received)
+
+    deliveries = {str(d.idempotency_key): d for d in Delivery.objects.filter(
+        channel="email", purpose__startswith="escalation_step_").select_related("recipient")}
+    first_arrival: dict[str, float] = {}
+    for _to, _id, key, at in received:
+        first_arrival[key] = min(at, first_arrival.get(key, at))
+    lags = sorted((datetime.fromtimestamp(first_arrival[key], UTC) - d.due_at).total_seconds()
+                  for key, d in deliveries.items() if key in first_arrival)
+    missing = [f"{d.purpose} to {d.recipient.full_name} ({d.status}, {d.attempts} attempts)"
+               for key, d in deliveries.items() if key not in first_arrival]
+    # Copies an inbox cannot drop: one step reaching one mailbox under two Message-IDs,
+    # or a message no delivery row accounts for.
+    per_inbox = defaultdict(set)
+    for to, message_id, key, _at in received:
+        d = deliveries.get(key)
+        per_inbox[(to, d.session_id, d.purpose) if d else (to, key, None)].add(message_id)
+    duplicates = sum(len(ids) - 1 for ids in per_inbox.values()) + sum(
+        1 for key in first_arrival if key not in deliveries)
+    resent = len(received) - len(first_arrival)
+    fired = Counter(SessionEvent.objects.filter(kind="step_fired")
+                    .values_list("session_id", "data__step"))
+    # A message still missing is at least as late as it is now.
+    waited = [(clock.now() - d.due_at).total_seconds()
+              for key, d in deliveries.items() if key not in first_arrival]
+    worst = max(lags + waited) if lags or waited else float("nan")
+    median = statistics.median(lags) if lags else float("nan")
+    figures = (f"ESC-03 kills on {connection.vendor}: seed {seed}, {kills} kills "
+               f"({mid_send} in the middle of a send), {len(fired)} steps fired, "
+               f"{len(lags)}/{expected} emails arrived, worst lag "
+               f"{'over ' if waited else ''}{worst:.1f} s, "
+               f"median {median:.1f} s, {resent} resent with the same Message-ID, "
+               f"{duplicates} duplicates")
+    print(figures)
+    assert len(deliveries) == expected and not missing, f"{figures}; missing: {missing}"
+    assert len(fired) == expected and set(fired.values()) == {1}, figures
+    assert duplicates == 0, figures
+    assert worst < 10, figures
+    assert kills >= 10 and mid_send >= 3, figures
+    assert not [err for err in stderr if "Traceback" in err], stderr

@@ -2,9 +2,11 @@
 
 Queuing happens inside the caller's transaction, so a message exists exactly when
 the change that caused it commits. Sending happens outside any transaction: a row
-is claimed by pushing its ``next_attempt_at`` forward by a lease, then sent, then
-marked. A worker killed after claiming leaves the row to be tried again when the
-lease runs out; the idempotency key goes with every attempt.
+is held by the worker that claims it (``claimed_by``), then sent, then marked. If
+that worker is killed, another takes the row back as soon as the dead one's
+heartbeat has been silent for a few seconds (ESC-03, see worker/claim.py); the
+lease on ``next_attempt_at`` is only the last resort. The idempotency key goes with
+every attempt, so an inbox can drop the copy a retry after a kill may send.
 """
 
 import logging
@@ -22,7 +24,7 @@ from lonewatch.notify import transports
 from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
 from lonewatch.notify.hooks import Outcome, delivery_outcomes
 from lonewatch.notify.models import Channel, Delivery, WebhookEndpoint
-from lonewatch.worker.claim import claim
+from lonewatch.worker import claim
 
 log = logging.getLogger("lonewatch.notify")
 
@@ -143,20 +145,20 @@ def send_due(limit: int = 200) -> int:
     now = clock.now()
     lease = timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
-        ids = claim(
+        ids = claim.hold(
             Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
             .order_by("next_attempt_at"),
-            limit=limit,
-            update={"next_attempt_at": now + lease, "attempts": F("attempts") + 1},
+            limit=limit, lease=lease, update={"attempts": F("attempts") + 1},
         )
     if not ids:
         return 0
     # A slow provider must not hold up missed deadlines and escalation steps, which
     # run in the same loop: after a few seconds the rest of the batch is handed back.
+    # So is it when the worker is asked to stop, for another worker to send at once.
     budget = time.monotonic() + min(SEND_BUDGET_SECONDS, settings.DELIVERY_LEASE_SECONDS / 2)
     sent, outcomes, unsent = [], [], []
     for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
-        if time.monotonic() > budget:
+        if time.monotonic() > budget or claim.stopping():
             unsent.append(delivery.pk)
             continue
         provider_ref = _send_one(delivery)
@@ -178,8 +180,10 @@ def send_due(limit: int = 200) -> int:
         if outcomes:
             delivery_outcomes(outcomes, bulk=True)
         if unsent:
-            Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING).update(
-                next_attempt_at=clock.now(), attempts=F("attempts") - 1)
+            Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING,
+                                    claimed_by=claim.holder()).update(
+                next_attempt_at=clock.now(), attempts=F("attempts") - 1,
+                **claim.release_fields())
     return len(ids)
 
 
@@ -196,6 +200,7 @@ def _mark_sent(sent: list[Delivery]) -> None:
         cursor.execute(
             f"WITH v(id, sent_at, ref) AS (VALUES {values}) "  # noqa: S608 - no user input
             f"UPDATE {table} SET status = 'sent', next_attempt_at = NULL, last_error = '', "
+            f"claimed_by = NULL, claimed_at = NULL, "
             f"sent_at = v.sent_at, provider_ref = v.ref FROM v "
             f"WHERE {table}.id = v.id AND {table}.status = 'pending'",
             params,
@@ -226,8 +231,11 @@ def _send_one(delivery: Delivery) -> str | None:
 
 
 def _retry(delivery: Delivery, reason: str) -> None:
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
-        next_attempt_at=clock.now() + backoff(delivery.attempts), last_error=reason[:500])
+    # Only while still ours: if another worker took the row back meanwhile, it decides.
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING,
+                            claimed_by=claim.holder()).update(
+        next_attempt_at=clock.now() + backoff(delivery.attempts), last_error=reason[:500],
+        **claim.release_fields())
 
 
 def _who(delivery) -> str:
@@ -238,7 +246,8 @@ def _fail(delivery: Delivery, reason: str) -> None:
     now = clock.now()
     with transaction.atomic():
         updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.FAILED, next_attempt_at=None, last_error=reason[:500])
+            status=Delivery.Status.FAILED, next_attempt_at=None, last_error=reason[:500],
+            **claim.release_fields())
         if updated and delivery.about_id is not None:
             delivery_outcomes([Outcome(
                 delivery.about_kind, delivery.about_id, now, True,

@@ -41,8 +41,12 @@ class Delivery(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     # While pending: when to try next. A claimed row has it pushed forward by the lease,
-    # so a worker killed mid-send leaves a row that is tried again when the lease ends.
+    # the last resort if its holder is alive but stuck.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # ESC-03: the worker sending it (its heartbeat's name) and since when, only while it
+    # is being sent. If that worker's heartbeat goes silent, another takes it back at once.
+    claimed_by = models.CharField(max_length=200, null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True)
     created_at = models.DateTimeField()
     due_at = models.DateTimeField(help_text="when it should have gone at the latest")
@@ -59,6 +63,8 @@ class Delivery(models.Model):
                          condition=Q(status="pending")),
             models.Index(fields=["recipient", "channel", "read_at"], name="delivery_inbox_idx"),
             models.Index(fields=["about_kind", "about_id"], name="delivery_about_idx"),
+            models.Index(fields=["claimed_by"], name="delivery_claimed_idx",
+                         condition=Q(claimed_by__isnull=False)),
         ]
 
     def __str__(self):

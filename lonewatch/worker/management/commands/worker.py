@@ -12,8 +12,7 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, **options):
         worker = Worker()
         if once:
-            worker.beat()
-            handled = worker.tick()
+            handled = worker.run_once()
             self.stdout.write(f"handled {handled}")
             return
         worker.run_forever()
