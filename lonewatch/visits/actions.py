@@ -19,7 +19,9 @@ from lonewatch.escalation.actions import resolve_by_worker
 from lonewatch.escalation.models import Channel
 from lonewatch.notify import actions as notify
 from lonewatch.notify import messages
-from lonewatch.org.models import Absence, Person
+from lonewatch.org import pins
+from lonewatch.org.models import Absence, Person, PinFailure
+from lonewatch.org.pins import Pin
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
 
@@ -288,40 +290,36 @@ def close(session: Session, now: datetime) -> None:
     session.events.filter(lat__isnull=False).update(lat=None, lon=None, accuracy_m=None)
 
 
-PIN_ATTEMPTS = 5
-PIN_LOCK = timedelta(minutes=15)
-
-
 def do_end_session(session: Session, *, actor, pin: str) -> Session:
-    """MOV-02: check-out with the worker's PIN ends the session. Guessing is slowed:
-    after five wrong PINs in a quarter of an hour, check-out waits."""
+    """MOV-02: check-out with the worker's PIN ends the session. MOV-04: the duress PIN
+    answers exactly alike and raises a silent red alarm. Q-SEC: wrong PINs here and
+    at alarm cancel share one lockout (``org.pins``)."""
     with transaction.atomic():
         session = _own_session(session, actor)
         worker = session.worker
         if not worker.pin_hash:
             raise SessionError("Set your check-out PIN on your profile first.", "pin")
         now = clock.now()
-        wrong = session.events.filter(kind=SessionEvent.Kind.PIN_FAILED,
-                                      at__gt=now - PIN_LOCK).count()
-        if wrong >= PIN_ATTEMPTS:
-            raise SessionError("Too many wrong PINs. Wait 15 minutes, then try again. Keep "
-                               "checking in meanwhile. If you are in danger, call 999.", "pin")
-        duress = bool(worker.duress_pin_hash) and check_password(str(pin or ""),
-                                                                  worker.duress_pin_hash)
-        right = duress or check_password(str(pin or ""), worker.pin_hash)
-        if right:
+        entered = pins.check(worker, pin)
+        locked = pins.locked(worker, now)
+        if entered is not Pin.WRONG and not locked:
             _close_checked_out(session, actor, now)
-        if duress:
-            # MOV-04: the phone sees an ordinary check-out; the alarm centre gets a
-            # silent red alarm at once.
+        if entered is Pin.DURESS:
+            # MOV-04: the phone sees an ordinary check-out (or, locked out, the same
+            # refusal as for the real PIN); the alarm centre gets a silent red alarm at
+            # once either way: a lockout never silences the duress PIN.
             from lonewatch.alarms.actions import raise_duress_from_checkout
 
-            raise_duress_from_checkout(session, actor=actor)
-    if not right:
+            raise_duress_from_checkout(session, actor=actor, checked_out=not locked)
+    if locked:
+        raise SessionError(pins.LOCKED, "pin")
+    if entered is Pin.WRONG:
         # Outside the refused change's transaction, so the failed attempt is kept.
-        SessionEvent.objects.create(session=session, at=now, actor=actor,
-                                    kind=SessionEvent.Kind.PIN_FAILED,
-                                    summary="Check-out refused: wrong PIN")
+        with transaction.atomic():
+            pins.record_failure(worker, attempt=PinFailure.Attempt.CHECK_OUT, at=now)
+            SessionEvent.objects.create(session=session, at=now, actor=actor,
+                                        kind=SessionEvent.Kind.PIN_FAILED,
+                                        summary="Check-out refused: wrong PIN")
         raise SessionError("That PIN is not right.", "pin")
     return session
 
