@@ -67,6 +67,10 @@ try:
     WORKER_HEARTBEAT_SECONDS = env_int("LONEWATCH_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
     # TOTP is required for privileged roles; turning it off is for local trials only.
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
+    # Q-SEC: an API token that carries a privileged role (security manager, alarm-centre
+    # operator, administrator) stops working after this many days.
+    PRIVILEGED_TOKEN_DAYS = env_int("LONEWATCH_PRIVILEGED_TOKEN_DAYS", 90, minimum=1,
+                                    maximum=366)
     SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)
     # Each open console, alarm event stream or live board holds a thread for up to 5
     # minutes; a waiting alarm stream costs nothing else, so leave room for them.

@@ -186,11 +186,18 @@ def _person(user):
 
 
 def memberships(user):
-    """The user's role memberships, loaded once per request."""
+    """The user's role memberships, loaded once per request.
+
+    Q-SEC: a request made with an API token that has no second factor behind it (see
+    ``accounts.models.ApiToken``) is marked ``privileged_roles_withheld``; for it the
+    privileged roles are left out here, so everything below sees only the rights any
+    worker has, and on their own record. The web session is never marked."""
     cached = getattr(user, "_lonewatch_memberships", None)
     if cached is None:
         person = _person(user)
         cached = list(person.roles.all()) if person is not None else []
+        if getattr(user, "privileged_roles_withheld", False):
+            cached = [m for m in cached if m.role not in PRIVILEGED_ROLES]
         user._lonewatch_memberships = cached
     return cached
 

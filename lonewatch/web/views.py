@@ -3,6 +3,7 @@ from the apps' actions modules."""
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -202,6 +203,10 @@ def _profile(request, person, *, status=200, contact_form=None, kin_form=None, t
         "kin": person.next_of_kin.all(),
         "tokens": ApiToken.objects.filter(user=request.user),
         "new_token": new_token,
+        # Q-SEC: a token with the privileged roles is offered only after the second factor.
+        "can_privileged_token": perms.is_privileged(request.user)
+        and request.user.is_verified(),
+        "privileged_token_days": settings.PRIVILEGED_TOKEN_DAYS,
         "buddy_requests": Person.objects.filter(buddy=person, buddy_accepted_at__isnull=True),
         "alert_gaps": unproved(person),
     }, status=status)
@@ -244,8 +249,13 @@ def profile_token_create(request):
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _profile(request, person, status=400, token_form=form)
+    privileged = form.cleaned_data["privileged"]
+    if privileged and not (perms.is_privileged(request.user) and request.user.is_verified()):
+        form.add_error(None, "Only a privileged role signed in with its authenticator "
+                                     "app can make a token that acts with that role.")
+        return _profile(request, person, status=400, token_form=form)
     _token, raw = account_actions.do_create_token(request.user, name=form.cleaned_data["name"],
-                                                  actor=request.user)
+                                                  actor=request.user, privileged=privileged)
     return _profile(request, person, new_token=raw)
 
 
@@ -304,7 +314,6 @@ def healthz(request):
         # The error names hosts and ports: it goes to the log, not to anonymous callers.
         log.exception("health check: database unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    from django.conf import settings
 
     for name, since in backlog.items():
         age = round((now - since).total_seconds(), 1) if since else None
