@@ -2,6 +2,7 @@
 
     lonewatch migrate | serve | worker | run | demo | import-people FILE.csv
     lonewatch token create USERNAME [--name LABEL] [--privileged] | token list | audit verify
+    lonewatch enrolment open USERNAME [--hours N]
 """
 
 import os

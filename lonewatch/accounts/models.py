@@ -58,3 +58,36 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class EnrolmentGrant(models.Model):
+    """Leave to set up a first authenticator app (ORG-06, Q-SEC).
+
+    A password alone does not enrol a second factor: the person opens a link sent to
+    their account's email address, or an administrator opens enrolment for them. The
+    first signed-in browser to use a grant claims it (the Django session keeps its id);
+    only that browser may enrol with it, once, until it expires.
+    """
+
+    class Via(models.TextChoices):
+        EMAIL = "email", "Link sent by email"
+        ADMINISTRATOR = "administrator", "Opened by an administrator"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrolment_grants")
+    via = models.CharField(max_length=20, choices=Via.choices)
+    opened_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "expires_at"], name="enrolment_grant_user_idx")]
+
+    def __str__(self):
+        return f"{self.get_via_display()} for {self.user}"
+
+    def live(self, now) -> bool:
+        return self.enrolled_at is None and now < self.expires_at

@@ -66,6 +66,9 @@ SESSION, ESCALATION, POLICY = "session", "escalation", "escalation_policy"
 ABSENCE = "absence"
 # Amber and red alerts; "act" is the alarm centre's handling of them.
 ALARM = "alarm"
+# ORG-06: a person's second factor; "change" is opening enrolment of a first
+# authenticator app for them.
+SECOND_FACTOR = "second_factor"
 
 _everyday = {(PERSON, VIEW), (TEAM, VIEW)}
 
@@ -103,7 +106,7 @@ GRANTS: dict[str, frozenset[tuple[str, str]]] = {
             (NEXT_OF_KIN, VIEW), (NEXT_OF_KIN, CHANGE), (FITNESS, VIEW),
             (TEAM, CHANGE), (DIRECTORATE, VIEW), (DIRECTORATE, CHANGE),
             (ROLES, VIEW), (ROLES, CHANGE), (AUDIT, VIEW), (POLICY, VIEW), (POLICY, CHANGE),
-            (ABSENCE, VIEW), (ABSENCE, CHANGE),
+            (ABSENCE, VIEW), (ABSENCE, CHANGE), (SECOND_FACTOR, CHANGE),
         }
     ),
 }
@@ -132,7 +135,7 @@ ALARM_HANDLER_GRANTS = frozenset({(NEXT_OF_KIN, VIEW)})
 ESCALATION_POINT_ROLES = frozenset({Role.LINE_MANAGER, Role.SENIOR_MANAGER,
                                     Role.SECURITY_MANAGER, Role.ALARM_OPERATOR})
 
-PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES, ABSENCE}
+PERSON_RESOURCES = {PERSON, CONTACT, NEXT_OF_KIN, FITNESS, ROLES, ABSENCE, SECOND_FACTOR}
 WORK_RESOURCES = {SESSION, ESCALATION, ALARM}
 
 

@@ -12,6 +12,7 @@ from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -104,7 +105,32 @@ def person_detail(request, person_id, absence_form=None, status=200):
         "absences": person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"),
         "absence_form": absence_form or AbsenceForm(),
     }
+    if perms.can(user, perms.CHANGE, perms.SECOND_FACTOR, person) and person.user_id != user.pk:
+        # ORG-06: an administrator may open enrolment of a first authenticator app.
+        context["enrolment"] = {
+            "enrolled": account_actions.has_authenticator(person.user),
+            "open": account_actions.open_enrolment(person.user),
+            "privileged": bool({m.role for m in context["roles"]} & perms.PRIVILEGED_ROLES),
+            "hours": settings.ENROLMENT_OPEN_HOURS,
+        }
     return render(request, "web/person_detail.html", context, status=status)
+
+
+@require_POST
+def person_enrolment(request, person_id):
+    """ORG-06: an administrator opens enrolment of a first authenticator app for someone
+    who cannot be sent a link, or whose link did not come (audited)."""
+    person = access_person(request.user, person_id, resource=perms.SECOND_FACTOR,
+                           action=perms.CHANGE)
+    try:
+        grant = account_actions.do_open_enrolment(person.user, actor=request.user)
+    except account_actions.EnrolmentError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Enrolment is open for {person.full_name} until "
+                                  f"{timezone.localtime(grant.expires_at):%H:%M on %d %b}. "
+                                  "Ask them to sign in and set up their authenticator app.")
+    return redirect(reverse("person", args=[person.pk]) + "#two-factor")
 
 
 @require_POST
