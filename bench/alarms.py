@@ -52,7 +52,7 @@ def person(name, role, scope):
 operator = person("operator", Role.ALARM_OPERATOR, Scope.ORGANISATION)
 do_duty(operator, on=True, actor=None)
 workers = [person(f"worker{i}", Role.LONE_WORKER, Scope.OWN) for i in range(int(sys.argv[1]))]
-print(do_create_token(operator.user, name="console", actor=None)[1])
+print(do_create_token(operator.user, name="console", actor=None, privileged=True)[1])
 for w in workers:
     print(do_create_token(w.user, name="phone", actor=None)[1])
 """

@@ -1,7 +1,8 @@
 """The ``lonewatch`` command: Django's management commands under friendlier names.
 
     lonewatch migrate | serve | worker | run | demo | import-people FILE.csv
-    lonewatch token create USERNAME [--name LABEL] | audit verify
+    lonewatch token create USERNAME [--name LABEL] [--privileged] | token list | audit verify
+    lonewatch enrolment open USERNAME [--hours N]
 """
 
 import os

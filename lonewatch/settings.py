@@ -79,6 +79,16 @@ try:
             "others take its work")
     # TOTP is required for privileged roles; turning it off is for local trials only.
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
+    # ORG-06: a first authenticator app is set up through a link emailed to the account
+    # (valid this many minutes) or after an administrator opens enrolment (this many hours).
+    ENROLMENT_LINK_MINUTES = env_int("LONEWATCH_ENROLMENT_LINK_MINUTES", 60, minimum=5,
+                                     maximum=24 * 60)
+    ENROLMENT_OPEN_HOURS = env_int("LONEWATCH_ENROLMENT_OPEN_HOURS", 24, minimum=1,
+                                   maximum=14 * 24)
+    # Q-SEC: an API token that carries a privileged role (security manager, alarm-centre
+    # operator, administrator) stops working after this many days.
+    PRIVILEGED_TOKEN_DAYS = env_int("LONEWATCH_PRIVILEGED_TOKEN_DAYS", 90, minimum=1,
+                                    maximum=366)
     SERVER_WORKERS = env_int("LONEWATCH_SERVER_WORKERS", 2, minimum=1, maximum=64)
     # Each open console, alarm event stream or live board holds a thread for up to 5
     # minutes; a waiting alarm stream costs nothing else, so leave room for them.

@@ -105,6 +105,16 @@ def login(client: Client, person: Person, *, verified: bool = False) -> Client:
     return client
 
 
+def token_for(person: Person, name: str = "phone") -> str:
+    """A fresh API token for ``person``. A privileged role gets a privileged token, as if
+    made on the profile page after the second factor (Q-SEC)."""
+    from lonewatch.accounts.actions import do_create_token
+    from lonewatch.org.roles import PRIVILEGED_ROLES
+
+    privileged = person.roles.filter(role__in=PRIVILEGED_ROLES).exists()
+    return do_create_token(person.user, name=name, actor=person.user, privileged=privileged)[1]
+
+
 @pytest.fixture
 def as_person(client):
     def _login(person, verified=False):

@@ -35,6 +35,7 @@ from django.contrib.auth.hashers import make_password
 from django.test import Client
 
 from lonewatch import clock
+from lonewatch.accounts.actions import do_create_token, do_open_enrolment
 from lonewatch.alarms import actions as alarms
 from lonewatch.escalation import actions as engine
 from lonewatch.notify.actions import send_due
@@ -85,6 +86,10 @@ PAGES = {
     "two_factor": KeyPage("olivia:unverified", lambda s: "/account/two-factor"),
     "two_factor_error": KeyPage("olivia:unverified", lambda s: "/account/two-factor",
                                 then=_submit("Continue")),
+    "two_factor_link_sent": KeyPage("leslie:unverified", lambda s: "/account/two-factor"),
+    "two_factor_no_email": KeyPage("adam:unverified", lambda s: "/account/two-factor"),
+    "two_factor_link_refused": KeyPage("leslie:unverified",
+                                       lambda s: "/account/two-factor/enrol/not-a-link"),
     "home": KeyPage("maria", lambda s: "/"),
     "home_worker": KeyPage("nina", lambda s: "/"),
     "my_day": KeyPage("sol", lambda s: "/my-day/"),
@@ -102,6 +107,7 @@ PAGES = {
     "people": KeyPage("maria", lambda s: "/people/"),
     "person": KeyPage("maria", lambda s: f"/people/{s['nina'].pk}/"),
     "person_occupational_health": KeyPage("helen", lambda s: f"/people/{s['nina'].pk}/"),
+    "person_administrator": KeyPage("adam", lambda s: f"/people/{s['people']['olivia'].pk}/"),
     "teams": KeyPage("leslie", lambda s: "/teams/"),
     "team": KeyPage("maria", lambda s: f"/teams/{s['north'].pk}/"),
     "team_policy": KeyPage("maria", lambda s: f"/teams/{s['north'].pk}/escalation-policy"),
@@ -110,6 +116,7 @@ PAGES = {
                                     then=_policy_step_out_of_order),
     "profile": KeyPage("nina", lambda s: "/profile/"),
     "profile_error": KeyPage("nina", lambda s: "/profile/", then=_submit("Create a token")),
+    "profile_privileged": KeyPage("olivia", lambda s: "/profile/"),
     "audit": KeyPage("leslie", lambda s: "/audit/"),
     "console": KeyPage("olivia", lambda s: "/console/"),
     "console_desk": KeyPage("olivia", lambda s: "/console/", desk=True),
@@ -163,6 +170,11 @@ def scene(trust, settings):
     alarms.do_raise(ben, actor=ben.user, kind="red", lat=52.6641, lon=0.1596, accuracy_m=35)
     handled = alarms.do_raise(otto, actor=otto.user, kind="red")
     alarms.do_acknowledge(handled, actor=olivia.user, note="Calling Otto")
+    # ORG-06: Olivia's enrolment was opened by the administrator; Leslie is sent a link.
+    do_open_enrolment(olivia.user, actor=people["adam"].user)
+    people["leslie"].user.email = "leslie@trust.example"
+    people["leslie"].user.save()
+    do_create_token(olivia.user, name="Console", actor=olivia.user, privileged=True)
     return {"people": people, "nina": nina, "north": trust.north, "session": session,
             "escalation": session.escalations.get()}
 

@@ -10,11 +10,10 @@ import pytest
 from django.apps import apps
 from django.test import Client
 
-from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions, audio
 from lonewatch.alarms.models import Alarm, AudioChunk
 from lonewatch.core.models import AuditEvent
-from tests.conftest import login
+from tests.conftest import login, token_for
 
 EBML = b"\x1a\x45\xdf\xa3"
 # Take 1 and take 2 as a recorder makes them: a header, then clusters.
@@ -28,7 +27,7 @@ def _data_dir(settings, tmp_path):
 
 
 def _bearer(person):
-    return {"Authorization": f"Bearer {do_create_token(person.user, name='t', actor=None)[1]}"}
+    return {"Authorization": f"Bearer {token_for(person)}"}
 
 
 @pytest.fixture

@@ -289,7 +289,7 @@ for name, role in (("operator", Role.ALARM_OPERATOR), ("worker", Role.LONE_WORKE
                               organisation=org, full_name=name.title())
     RoleMembership.objects.create(person=p, role=role,
                                   scope=Scope.ORGANISATION if name == "operator" else Scope.OWN)
-    print(do_create_token(p.user, name="t", actor=None)[1])
+    print(do_create_token(p.user, name="t", actor=None, privileged=name == "operator")[1])
 """
 
 

@@ -6,16 +6,16 @@ import pytest
 from django.contrib.auth.hashers import make_password
 
 from lonewatch import clock
-from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions
 from lonewatch.alarms.models import Alarm
 from lonewatch.notify.models import Delivery
 from lonewatch.visits import actions as visits
 from lonewatch.visits.actions import close
+from tests.conftest import token_for
 
 
 def bearer(person):
-    return {"Authorization": f"Bearer {do_create_token(person.user, name='t', actor=None)[1]}"}
+    return {"Authorization": f"Bearer {token_for(person)}"}
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from datetime import timedelta
 
 import pytest
 
-from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms.actions import do_duty
 from lonewatch.alarms.models import Alarm, AlarmEvent
 from lonewatch.notify.models import Delivery
+from tests.conftest import token_for
 from tests.processes import free_port, kill_group, start_server, start_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,7 +29,7 @@ FAST = {"LONEWATCH_ALARM_ACK_SECONDS": str(ACK_SECONDS), "LONEWATCH_ALARM_STREAM
 
 
 def token(person) -> str:
-    return do_create_token(person.user, name="fault test", actor=None)[1]
+    return token_for(person, "fault test")
 
 
 def call(port: int, method: str, path: str, bearer: str, body: dict | None = None):

@@ -11,10 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from lonewatch import clock
-from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions
 from lonewatch.alarms.models import Alarm, AudioChunk
-from tests.conftest import login
+from tests.conftest import login, token_for
 
 WEBM = b"\x1a\x45\xdf\xa3" + b"header-and-first-cluster"
 
@@ -42,7 +41,7 @@ def _slice(client, alarm, seq, data=WEBM, content_type="audio/webm;codecs=opus",
 
 
 def _bearer(person):
-    return {"Authorization": f"Bearer {do_create_token(person.user, name='t', actor=None)[1]}"}
+    return {"Authorization": f"Bearer {token_for(person)}"}
 
 
 def test_alm_02_the_page_sends_audio_slices_that_build_the_recording(nina, trust):

@@ -12,10 +12,10 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
-from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions, audio
 from lonewatch.alarms.models import Alarm, AudioChunk
 from tests.browser import screenshot, sign_in, until, worker_phone
+from tests.conftest import token_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,8 +72,7 @@ def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert
 
         # The alarm centre plays what has come so far.
         olivia = trust.people["olivia"]
-        desk = Client(headers={"Authorization": "Bearer " + do_create_token(
-            olivia.user, name="desk", actor=None)[1]})
+        desk = Client(headers={"Authorization": "Bearer " + token_for(olivia, "desk")})
         played = desk.get(f"/api/v1/alarms/{alarm.pk}/recording")
         assert played.status_code == 200 and played["Content-Type"] == "audio/webm"
         assert played.content.startswith(b"\x1a\x45\xdf\xa3") and len(played.content) > 1000
@@ -197,8 +196,7 @@ def test_alm_02_a_page_reloaded_mid_alarm_records_a_second_take_and_both_play(
     assert all(len(t.parts) >= 2 and not t.waiting for t in takes)
 
     olivia = trust.people["olivia"]
-    desk = Client(headers={"Authorization": "Bearer " + do_create_token(
-        olivia.user, name="desk", actor=None)[1]})
+    desk = Client(headers={"Authorization": "Bearer " + token_for(olivia, "desk")})
     listed = desk.get(f"/api/v1/alarms/{alarm.pk}/recording/takes").json()
     assert [t["first_seq"] for t in listed["takes"]] == [0, 1000]
     played = [desk.get(f"/api/v1/alarms/{alarm.pk}/recording?take={n}") for n in (1, 2)]
@@ -251,8 +249,7 @@ def test_alm_02_a_reloaded_pages_take_moves_when_an_earlier_loads_header_took_it
     assert [t.first_seq for t in takes] == [0, 1000]
     assert [t.waiting for t in takes] == [0, 0] and len(takes[1].parts) >= 2
     olivia = trust.people["olivia"]
-    desk = Client(headers={"Authorization": "Bearer " + do_create_token(
-        olivia.user, name="desk", actor=None)[1]})
+    desk = Client(headers={"Authorization": "Bearer " + token_for(olivia, "desk")})
     listen = media_browser.new_context()
     try:
         page = listen.new_page()

@@ -27,6 +27,7 @@ from lonewatch.escalation.policy import (
 from lonewatch.org.models import Directorate, Organisation, Person, Team
 from lonewatch.org.roles import Role, Scope
 from lonewatch.visits import actions
+from tests.conftest import token_for
 from tests.test_esc_engine import tick, told
 
 CALL_MARIA = [{"after_seconds": 60, "notify": "line_manager", "channels": ["email", "in_app"]}]
@@ -356,8 +357,7 @@ def test_esc_01_team_pages_link_to_the_default(trust, as_person):
 # --- The API ------------------------------------------------------------------------------
 
 def bearer(person: Person) -> dict:
-    _token, raw = do_create_token(person.user, name="phone", actor=person.user)
-    return {"Authorization": f"Bearer {raw}"}
+    return {"Authorization": f"Bearer {token_for(person)}"}
 
 
 def test_esc_01_trust_default_read_and_replaced_through_the_api(client, trust):

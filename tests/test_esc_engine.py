@@ -15,6 +15,7 @@ from lonewatch.escalation.models import Escalation
 from lonewatch.escalation.policy import do_set_policy
 from lonewatch.notify.actions import send_due
 from lonewatch.notify.models import Delivery
+from lonewatch.org import pins
 from lonewatch.visits import actions
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.models import Session, SessionEvent
@@ -322,7 +323,7 @@ def test_esc_05_forgotten_check_outs_are_counted_per_team_for_managers(at, start
 def test_mov_02_guessing_the_pin_is_slowed_down(at, start_session, trust):
     session = start_session(interval=600)
     nina = trust.people["nina"].user
-    for _ in range(actions.PIN_ATTEMPTS):
+    for _ in range(pins.PIN_ATTEMPTS):
         with pytest.raises(SessionError, match="PIN is not right"):
             actions.do_end_session(session, actor=nina, pin="0000")
     with pytest.raises(SessionError, match="Too many wrong PINs"):
@@ -331,7 +332,7 @@ def test_mov_02_guessing_the_pin_is_slowed_down(at, start_session, trust):
     actions.do_end_session(session, actor=nina, pin="2468")
     session.refresh_from_db()
     assert session.state == "ended"
-    assert session.events.filter(kind="pin_failed").count() == actions.PIN_ATTEMPTS
+    assert session.events.filter(kind="pin_failed").count() == pins.PIN_ATTEMPTS
 
 
 def test_esc_02_board_stream_says_changed_when_a_session_changes(start_session, trust,

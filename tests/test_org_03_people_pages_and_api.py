@@ -2,14 +2,13 @@
 
 import pytest
 
-from lonewatch.accounts.actions import do_create_token
 from lonewatch.core.models import AuditEvent
 from lonewatch.org import actions
+from tests.conftest import token_for
 
 
 def _api(client, person):
-    _token, raw = do_create_token(person.user, name="test", actor=person.user)
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token_for(person, 'test')}"
     return client
 
 

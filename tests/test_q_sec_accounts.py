@@ -4,7 +4,7 @@ import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from lonewatch.accounts.actions import do_create_token, do_revoke_token
+from lonewatch.accounts.actions import do_create_token, do_open_enrolment, do_revoke_token
 from lonewatch.accounts.models import ApiToken, digest
 from lonewatch.core.models import AuditEvent
 from tests.conftest import PASSWORD
@@ -46,6 +46,8 @@ def test_q_sec_repeated_failures_lock_the_account(trust, client, settings):
 
 
 def test_q_sec_privileged_role_must_enrol_and_use_totp(trust, client):
+    # ORG-06: enrolment needs more than the password (tests/test_org_06_enrolment.py).
+    do_open_enrolment(trust.people["olivia"].user, actor=trust.people["adam"].user)
     client.post("/login", {"username": "olivia", "password": PASSWORD})
     response = client.get("/people/")
     assert response.status_code == 302 and response["Location"] == "/account/two-factor"

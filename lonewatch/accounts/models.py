@@ -4,6 +4,8 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from lonewatch import clock
+
 
 class User(AbstractUser):
     """The login. Who the person is (name, team, roles) lives on ``org.Person``."""
@@ -20,7 +22,14 @@ def digest(raw: str) -> str:
 
 
 class ApiToken(models.Model):
-    """A per-device API token. Only its SHA-256 is stored; the token is shown once."""
+    """A per-device API token. Only its SHA-256 is stored; the token is shown once.
+
+    Q-SEC: a token acts with its owner's privileged roles (security manager, alarm-centre
+    operator, administrator) only if it is ``privileged``: made on the profile page after
+    the second factor, or asked for by an administrator at the command line. Such a
+    token expires. Any other token of a privileged account acts as any worker may, on
+    its owner's own record only.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -29,6 +38,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    privileged = models.BooleanField(default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -38,8 +49,45 @@ class ApiToken(models.Model):
 
     @property
     def active(self):
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= clock.now()
 
     @staticmethod
     def generate() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class EnrolmentGrant(models.Model):
+    """Leave to set up a first authenticator app (ORG-06, Q-SEC).
+
+    A password alone does not enrol a second factor: the person opens a link sent to
+    their account's email address, or an administrator opens enrolment for them. The
+    first signed-in browser to use a grant claims it (the Django session keeps its id);
+    only that browser may enrol with it, once, until it expires.
+    """
+
+    class Via(models.TextChoices):
+        EMAIL = "email", "Link sent by email"
+        ADMINISTRATOR = "administrator", "Opened by an administrator"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrolment_grants")
+    via = models.CharField(max_length=20, choices=Via.choices)
+    opened_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "expires_at"], name="enrolment_grant_user_idx")]
+
+    def __str__(self):
+        return f"{self.get_via_display()} for {self.user}"
+
+    def live(self, now) -> bool:
+        return self.enrolled_at is None and now < self.expires_at

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -14,9 +13,9 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from lonewatch import clock
+from lonewatch.accounts import actions
 from lonewatch.accounts.forms import LoginForm, TotpForm
 from lonewatch.accounts.middleware import second_factor_exempt
-from lonewatch.core import audit
 
 
 @login_not_required
@@ -51,19 +50,63 @@ def _safe_next(request):
     return "home"
 
 
+def _enrolment(request):
+    """The grant with which this browser may set up a first authenticator app: one it
+    claimed (from an emailed link, or an administrator's opening), else an
+    administrator's opening that is waiting."""
+    grant = actions.claimed_enrolment(request.user,
+                                      request.session.get(actions.ENROLMENT_SESSION_KEY))
+    if grant is None:
+        grant = actions.do_claim_open_enrolment(request.user)
+        if grant is not None:
+            request.session[actions.ENROLMENT_SESSION_KEY] = grant.pk
+    return grant
+
+
+def _enrolment_needed(request):
+    """ORG-06: a password alone does not set up a second factor. Say what will, and send
+    the link by email (once; again on request)."""
+    user = request.user
+    address = actions.enrolment_address(user)
+    sent = actions.live_enrolment_link(user)
+    if request.method == "POST" and request.POST.get("send"):
+        try:
+            actions.do_send_enrolment_link(user)
+        except actions.EnrolmentError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "A new link is on its way. Only the newest link works.")
+        return redirect("two_factor")
+    problem = None
+    if sent is None and address:
+        try:
+            sent = actions.do_send_enrolment_link(user)
+        except actions.EnrolmentError as error:
+            problem = str(error)
+    return render(request, "accounts/enrolment_needed.html", {
+        "address": actions.masked(address) if address else "", "sent": sent,
+        "problem": problem, "hours": settings.ENROLMENT_OPEN_HOURS,
+    })
+
+
 @second_factor_exempt
 def two_factor(request):
-    """Verify the second factor, or enrol an authenticator app the first time."""
+    """Verify the second factor, or enrol an authenticator app the first time: only with
+    an emailed link or after an administrator opened enrolment (ORG-06)."""
     user = request.user
     if user.is_verified():
         return redirect(_safe_next(request))
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    enrolling = device is None
-    if enrolling:
+    grant = None
+    if device is None:
+        grant = _enrolment(request)
+        if grant is None:
+            return _enrolment_needed(request)
         device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         if device is None:
             device = TOTPDevice.objects.create(user=user, name="Authenticator app",
                                                confirmed=False)
+    enrolling = grant is not None
     form = TotpForm(request.POST or None)
     allowed, why = device.verify_is_allowed()
     if request.method == "POST" and not allowed:
@@ -75,12 +118,13 @@ def two_factor(request):
         form.add_error(None, "Too many wrong codes." + wait)
     elif request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
-            with transaction.atomic():
-                if enrolling:
-                    device.confirmed = True
-                    device.save(update_fields=["confirmed"])
-                    audit.record("two_factor.enrol", actor=user, obj=user,
-                                 summary=f"{user.username} set up an authenticator app")
+            if enrolling:
+                try:
+                    actions.do_enrol_authenticator(user, device=device, grant=grant)
+                except actions.EnrolmentError as error:
+                    messages.error(request, str(error))
+                    return redirect("two_factor")
+                request.session.pop(actions.ENROLMENT_SESSION_KEY, None)
             otp_login(request, device)
             return redirect(_safe_next(request))
         form.add_error("code", "That code is not right. Check the time on your phone and "
@@ -92,3 +136,16 @@ def two_factor(request):
         )
         context["secret"] = base64.b32encode(device.bin_key).decode()
     return render(request, "accounts/two_factor.html", context)
+
+
+@second_factor_exempt
+def enrolment_link(request, token):
+    """ORG-06: the link emailed to the account. Opened by its owner, signed in, it lets
+    this browser set up the authenticator app; it works once."""
+    try:
+        grant = actions.do_claim_enrolment_link(request.user, token)
+    except actions.EnrolmentError as error:
+        return render(request, "accounts/enrolment_link.html", {"problem": str(error)},
+                      status=400)
+    request.session[actions.ENROLMENT_SESSION_KEY] = grant.pk
+    return redirect("two_factor")

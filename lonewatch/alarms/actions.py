@@ -9,7 +9,6 @@ every operator on duty and the supervisor (ALM-04).
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -22,7 +21,9 @@ from lonewatch.core.permissions import CHANGE, can
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
-from lonewatch.org.models import Person
+from lonewatch.org import pins
+from lonewatch.org.models import Person, PinFailure
+from lonewatch.org.pins import Pin
 from lonewatch.org.roles import Role, Scope
 from lonewatch.visits.actions import location
 from lonewatch.visits.models import Session
@@ -265,42 +266,73 @@ def do_recategorise(alarm: Alarm, *, actor, category: str, note: str = "") -> Al
 
 def do_cancel(alarm: Alarm, *, actor, pin: str) -> Alarm:
     """The worker cancels their red alert within the cancel window. The duress PIN
-    answers exactly alike, and keeps the alarm alive, silently (MOV-04)."""
+    answers exactly alike, and keeps the alarm alive, silently (MOV-04). Wrong PINs
+    here and at check-out share one lockout; a refused cancel changes nothing (Q-SEC)."""
     with transaction.atomic():
         alarm = _lock(alarm)
         worker = alarm.worker
         if getattr(actor, "person", None) != worker:
             raise PermissionDenied("Only the worker who raised an alarm can cancel it.")
         now = clock.now()
-        if alarm.kind != Alarm.Kind.RED or alarm.cancel_until is None or (
-                alarm.cancel_until < now and alarm.source != Alarm.Source.DURESS):
+        # A cancel after a cancel gets the same answer whichever PIN the first used:
+        # both leave no cancel window.
+        if alarm.kind != Alarm.Kind.RED or alarm.cancel_until is None or \
+                alarm.cancel_until < now:
             raise AlarmConflict("This alarm can no longer be cancelled from the phone: the "
                                 "alarm centre is dealing with it.")
-        pin = str(pin or "")
-        duress = bool(worker.duress_pin_hash) and check_password(pin, worker.duress_pin_hash)
-        if not duress and not (worker.pin_hash and check_password(pin, worker.pin_hash)):
-            raise AlarmError("That PIN is not right.")
-        if duress:
+        entered = pins.check(worker, pin)
+        locked = pins.locked(worker, now)
+        if entered is Pin.DURESS and locked:
+            # The phone gets the same refusal as for the real PIN and shows the alarm
+            # as before; the alarm centre learns of the duress PIN at once.
+            _duress_while_locked(alarm, actor=actor, now=now)
+        elif entered is Pin.DURESS:
             _duress(alarm, actor=actor, now=now, how="cancelled the alarm")
-        else:
+        elif entered is Pin.NORMAL and not locked:
             _close(alarm, actor=actor, category=Alarm.Category.FALSE, worker_agreed=True,
                    note="Cancelled by the worker with their PIN")
+    if locked:
+        raise AlarmError(pins.LOCKED)
+    if entered is Pin.WRONG:
+        # Outside the refused change's transaction, so the failed attempt is kept.
+        pins.record_failure(worker, attempt=PinFailure.Attempt.ALARM_CANCEL, at=now)
+        raise AlarmError("That PIN is not right.")
     return alarm
 
 
 def _duress(alarm, *, actor, now, how: str) -> None:
     """A silent red alarm: to the phone it looks done; to the alarm centre it is urgent."""
     alarm.source, alarm.duress_suspected = Alarm.Source.DURESS, True
-    alarm.cancel_until = now  # the phone shows it as cancelled from now on
+    # The phone shows it as cancelled from now on, and a second cancel is answered as
+    # after any cancel: there is nothing left to cancel.
+    alarm.cancel_until = None
     alarm.next_realert_at = now
     alarm.save(update_fields=["source", "duress_suspected", "cancel_until", "next_realert_at"])
     _event(alarm, "duress", f"DURESS: the worker {how} with their duress PIN", actor=actor,
            at=now)
+    audit.record("alarm.duress", actor=actor, obj=alarm,
+                 summary=f"Duress PIN: {alarm.worker} {how}")
 
 
-def raise_duress_from_checkout(session: Session, *, actor) -> Alarm:
+def _duress_while_locked(alarm, *, actor, now) -> None:
+    """The duress PIN entered while wrong PINs lock cancelling: nothing on the phone
+    changes, the alarm centre is told at once."""
+    alarm.duress_suspected = True
+    alarm.next_realert_at = now
+    alarm.save(update_fields=["duress_suspected", "next_realert_at"])
+    _event(alarm, "duress", "DURESS: the worker entered their duress PIN to cancel the "
+           "alarm; cancelling was locked after too many wrong PINs, so the phone shows the "
+           "alarm as still raised", actor=actor, at=now)
+    audit.record("alarm.duress", actor=actor, obj=alarm,
+                 summary=f"Duress PIN: {alarm.worker} tried to cancel the alarm while "
+                         "cancelling was locked")
+
+
+def raise_duress_from_checkout(session: Session, *, actor, checked_out: bool = True) -> Alarm:
     """Check-out with the duress PIN: the phone sees a normal check-out; a silent red
-    alarm goes to the alarm centre (MOV-04). Runs inside the caller's transaction."""
+    alarm goes to the alarm centre (MOV-04). ``checked_out`` is False when check-out was
+    locked after too many wrong PINs: the session still runs. Runs inside the caller's
+    transaction."""
     now = clock.now()
     alarm = Alarm.objects.create(
         organisation_id=session.worker.organisation_id, worker=session.worker, session=session,
@@ -308,7 +340,9 @@ def raise_duress_from_checkout(session: Session, *, actor) -> Alarm:
         duress_suspected=True, lat=session.last_lat, lon=session.last_lon,
         accuracy_m=session.last_accuracy_m, location_at=session.last_location_at,
         next_realert_at=now)
-    _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN",
+    _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN"
+           if checked_out else "DURESS: the worker entered their duress PIN to check out; "
+           "check-out was locked after too many wrong PINs, so the session still runs",
            actor=actor, at=now)
     audit.record("alarm.red", actor=actor, obj=alarm,
                  summary=f"Silent red alarm (duress PIN at check-out) from {session.worker}")

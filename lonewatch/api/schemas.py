@@ -65,3 +65,6 @@ class TokenOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    # Q-SEC: a privileged token acts with its owner's privileged roles until it expires.
+    privileged: bool
+    expires_at: datetime | None

@@ -184,11 +184,19 @@ def _person(user):
 
 def memberships(user) -> list:
     """The user's role memberships (``role``, ``scope``, ``scope_id``), loaded once per
-    request."""
+    request.
+
+    Q-SEC: whoever authenticated the request may withhold roles from it (an API token
+    with no second factor behind it withholds the privileged roles, see
+    ``accounts.actions.authenticate_token``); everything below then sees only the rights
+    the remaining roles give. The web session withholds nothing."""
     cached = getattr(user, "_lonewatch_memberships", None)
     if cached is None:
         person = _person(user)
         cached = list(person.roles.all()) if person is not None else []
+        withheld = getattr(user, "withheld_roles", ())
+        if withheld:
+            cached = [m for m in cached if m.role not in withheld]
         user._lonewatch_memberships = cached
     return cached
 

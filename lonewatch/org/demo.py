@@ -7,10 +7,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from lonewatch import clock
+from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import User
 from lonewatch.org import actions
 from lonewatch.org.importer import import_people
 from lonewatch.org.models import Organisation, Person
+from lonewatch.org.roles import PRIVILEGED_ROLES
 
 ORGANISATION = "Fenland Community Health NHS Trust"
 PASSWORD = "Lonewatch-demo-1"  # noqa: S105 - the demo's published password
@@ -65,4 +67,23 @@ def load() -> list[Person]:
             if username == "tom.evans" and not person.unable_to_work_alone:
                 actions.do_set_fitness(person, unable=True, actor=None,
                                        review=(clock.now() + timedelta(days=90)).date())
+    open_enrolment(people)
     return people
+
+
+def open_enrolment(people: list[Person]) -> list[Person]:
+    """ORG-06: the demo's privileged accounts have no email that reaches anyone, so the
+    demo opens enrolment for them (as an administrator would), each time it is loaded:
+    they can set up an authenticator app at their first sign-in. Audited."""
+    opened = []
+    for person in people:
+        user = person.user
+        if not person.roles.filter(role__in=PRIVILEGED_ROLES).exists() or \
+                account_actions.has_authenticator(user):
+            continue
+        waiting = account_actions.open_enrolment(user)
+        if waiting is None or waiting.claimed_at is not None:
+            # None waiting, or one a browser took and never finished: a fresh one.
+            account_actions.do_open_enrolment(user, actor=None)
+        opened.append(person)
+    return opened

@@ -175,3 +175,22 @@ class Absence(models.Model):
 
     def __str__(self):
         return f"{self.person}: {self.get_reason_display()}"
+
+
+class PinFailure(models.Model):
+    """A wrong PIN, at check-out or when cancelling an alarm (Q-SEC). Five in a quarter
+    of an hour lock both for the worker: one lockout, wherever the guesses were made."""
+
+    class Attempt(models.TextChoices):
+        CHECK_OUT = "check_out", "Check-out"
+        ALARM_CANCEL = "alarm_cancel", "Cancelling an alarm"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="pin_failures")
+    at = models.DateTimeField()
+    attempt = models.CharField(max_length=20, choices=Attempt.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "at"], name="pin_failure_person_idx")]
+
+    def __str__(self):
+        return f"{self.person}: wrong PIN ({self.get_attempt_display().lower()})"

@@ -33,6 +33,9 @@ ROLES = declare_kind("roles", actions=(VIEW, CHANGE))
 ABSENCE = declare_kind("absence", actions=(VIEW, CHANGE))
 TEAM = declare_kind("team", actions=(VIEW, CHANGE))
 DIRECTORATE = declare_kind("directorate", actions=(VIEW, CHANGE))
+# ORG-06: a person's second factor; "change" is opening enrolment of a first
+# authenticator app for them.
+SECOND_FACTOR = declare_kind("second_factor", actions=(CHANGE,))
 # The organisation's audit trail.
 AUDIT = declare_kind("audit", actions=(VIEW,))
 
@@ -72,6 +75,7 @@ grant({R.ADMINISTRATOR}, NEXT_OF_KIN, VIEW, CHANGE)
 grant({R.ADMINISTRATOR}, ROLES, VIEW, CHANGE)
 grant({R.ADMINISTRATOR}, TEAM, CHANGE)
 grant({R.ADMINISTRATOR}, DIRECTORATE, CHANGE)
+grant({R.ADMINISTRATOR}, SECOND_FACTOR, CHANGE)
 
 # Everyone's own record, whatever their roles.
 grant_self(PERSON, VIEW)

@@ -18,7 +18,9 @@ from lonewatch.core.bulk import insert_rows
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
-from lonewatch.org.models import Absence, Person
+from lonewatch.org import pins
+from lonewatch.org.models import Absence, Person, PinFailure
+from lonewatch.org.pins import Pin
 from lonewatch.org.roles import Role
 from lonewatch.visits import hooks, messages
 from lonewatch.visits.models import Session, SessionEvent
@@ -289,38 +291,35 @@ def close(session: Session, now: datetime) -> None:
     session.events.filter(lat__isnull=False).update(lat=None, lon=None, accuracy_m=None)
 
 
-PIN_ATTEMPTS = 5
-PIN_LOCK = timedelta(minutes=15)
-
-
 def do_end_session(session: Session, *, actor, pin: str) -> Session:
-    """MOV-02: check-out with the worker's PIN ends the session. Guessing is slowed:
-    after five wrong PINs in a quarter of an hour, check-out waits."""
+    """MOV-02: check-out with the worker's PIN ends the session. MOV-04: the duress PIN
+    answers exactly alike and raises a silent red alarm. Q-SEC: wrong PINs here and
+    at alarm cancel share one lockout (``org.pins``)."""
     with transaction.atomic():
         session = _own_session(session, actor)
         worker = session.worker
         if not worker.pin_hash:
             raise SessionError("Set your check-out PIN on your profile first.", "pin")
         now = clock.now()
-        wrong = session.events.filter(kind=SessionEvent.Kind.PIN_FAILED,
-                                      at__gt=now - PIN_LOCK).count()
-        if wrong >= PIN_ATTEMPTS:
-            raise SessionError("Too many wrong PINs. Wait 15 minutes, then try again. Keep "
-                               "checking in meanwhile. If you are in danger, call 999.", "pin")
-        duress = bool(worker.duress_pin_hash) and check_password(str(pin or ""),
-                                                                  worker.duress_pin_hash)
-        right = duress or check_password(str(pin or ""), worker.pin_hash)
-        if duress:
-            # MOV-04: the phone sees an ordinary check-out; the alarm centre gets a
-            # silent red alarm at once, with where the worker was last known to be.
-            hooks.duress_at_checkout(session, actor=actor)
-        if right:
+        entered = pins.check(worker, pin)
+        locked = pins.locked(worker, now)
+        if entered is Pin.DURESS:
+            # MOV-04: the phone sees an ordinary check-out (or, locked out, the same
+            # refusal as for the real PIN); the alarm centre gets a silent red alarm at
+            # once either way, before the session forgets where the worker was: a
+            # lockout never silences the duress PIN.
+            hooks.duress_at_checkout(session, actor=actor, checked_out=not locked)
+        if entered is not Pin.WRONG and not locked:
             _close_checked_out(session, actor, now)
-    if not right:
+    if locked:
+        raise SessionError(pins.LOCKED, "pin")
+    if entered is Pin.WRONG:
         # Outside the refused change's transaction, so the failed attempt is kept.
-        SessionEvent.objects.create(session=session, at=now, actor=actor,
-                                    kind=SessionEvent.Kind.PIN_FAILED,
-                                    summary="Check-out refused: wrong PIN")
+        with transaction.atomic():
+            pins.record_failure(worker, attempt=PinFailure.Attempt.CHECK_OUT, at=now)
+            SessionEvent.objects.create(session=session, at=now, actor=actor,
+                                        kind=SessionEvent.Kind.PIN_FAILED,
+                                        summary="Check-out refused: wrong PIN")
         raise SessionError("That PIN is not right.", "pin")
     return session
 

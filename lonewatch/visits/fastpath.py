@@ -5,7 +5,7 @@ minutes. Written with the ORM it costs seven round trips to the database; here t
 bearer token, the session's new deadline and the timeline row are one statement
 (data-modifying CTEs), which is what lets one modest server take a region's
 check-ins (Q-PERF). It covers only the plain case: the token is valid, the session
-is the caller's own and is active. Anything else (an overdue session, a bad token,
+is the caller's own and is active. Anything else (an overdue session, a bad or expired token,
 someone else's session) returns None and the caller takes the ordinary path, which
 gives the right answer and message.
 """
@@ -21,7 +21,9 @@ SQL = """
 WITH token AS (
     UPDATE accounts_apitoken AS t SET last_used_at = %(now)s
     FROM accounts_user AS u
-    WHERE t.digest = %(digest)s AND t.revoked_at IS NULL AND u.id = t.user_id AND u.is_active
+    WHERE t.digest = %(digest)s AND t.revoked_at IS NULL
+        AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
+        AND u.id = t.user_id AND u.is_active
     RETURNING t.user_id
 ), moved AS (
     UPDATE visits_session AS s SET

@@ -13,6 +13,7 @@ a check-out of an overdue session: whatever was chasing the missed check-in stop
 (escalation resolves it as a late check-in).""")
 
 duress_at_checkout = Hook("duress at check-out", required=True, doc="""
-Called ``(session, *, actor)`` inside the check-out's transaction when the worker used
-their duress PIN (MOV-04), before the session is closed, so that what it raises carries
-the session's last known location. The phone's answer does not change.""")
+Called ``(session, *, actor, checked_out)`` inside the check-out's transaction when the
+worker used their duress PIN (MOV-04), before the session is closed, so that what it
+raises carries the session's last known location. ``checked_out`` is False when the PIN
+lockout refused the check-out. The phone's answer does not change.""")

@@ -75,6 +75,8 @@ class TokenForm(forms.Form):
         label="Which device is this token for?", max_length=100,
         error_messages={"required": "Give the token a name, like 'Nina's work phone'."},
     )
+    # Q-SEC: offered to privileged roles only, after their second factor.
+    privileged = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_token_%s")  # beside NextOfKinForm: see there

@@ -12,6 +12,7 @@ from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -27,8 +28,8 @@ from lonewatch.notify.views import unproved
 from lonewatch.org import actions
 from lonewatch.org.access import access_me, access_person, access_team
 from lonewatch.org.models import Directorate, Person, Team
-from lonewatch.org.permissions import ABSENCE, AUDIT, CONTACT, FITNESS, NEXT_OF_KIN
-from lonewatch.org.roles import Role
+from lonewatch.org.permissions import ABSENCE, AUDIT, CONTACT, FITNESS, NEXT_OF_KIN, SECOND_FACTOR
+from lonewatch.org.roles import PRIVILEGED_ROLES, Role, is_privileged
 from lonewatch.visits.models import Session
 from lonewatch.web.forms import AbsenceForm, ContactForm, FitnessForm, NextOfKinForm, TokenForm
 from lonewatch.worker.models import Heartbeat
@@ -106,7 +107,32 @@ def person_detail(request, person_id, absence_form=None, status=200):
         "absences": person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"),
         "absence_form": absence_form or AbsenceForm(),
     }
+    if perms.can(user, perms.CHANGE, SECOND_FACTOR, person) and person.user_id != user.pk:
+        # ORG-06: an administrator may open enrolment of a first authenticator app.
+        context["enrolment"] = {
+            "enrolled": account_actions.has_authenticator(person.user),
+            "open": account_actions.open_enrolment(person.user),
+            "privileged": bool({m.role for m in context["roles"]} & PRIVILEGED_ROLES),
+            "hours": settings.ENROLMENT_OPEN_HOURS,
+        }
     return render(request, "web/person_detail.html", context, status=status)
+
+
+@require_POST
+def person_enrolment(request, person_id):
+    """ORG-06: an administrator opens enrolment of a first authenticator app for someone
+    who cannot be sent a link, or whose link did not come (audited)."""
+    person = access_person(request.user, person_id, kind=SECOND_FACTOR,
+                           action=perms.CHANGE)
+    try:
+        grant = account_actions.do_open_enrolment(person.user, actor=request.user)
+    except account_actions.EnrolmentError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Enrolment is open for {person.full_name} until "
+                                  f"{timezone.localtime(grant.expires_at):%H:%M on %d %b}. "
+                                  "Ask them to sign in and set up their authenticator app.")
+    return redirect(reverse("person", args=[person.pk]) + "#two-factor")
 
 
 @require_POST
@@ -205,6 +231,10 @@ def _profile(request, person, *, status=200, contact_form=None, kin_form=None, t
         "kin": person.next_of_kin.all(),
         "tokens": ApiToken.objects.filter(user=request.user),
         "new_token": new_token,
+        # Q-SEC: a token with the privileged roles is offered only after the second factor.
+        "can_privileged_token": is_privileged(request.user)
+        and request.user.is_verified(),
+        "privileged_token_days": settings.PRIVILEGED_TOKEN_DAYS,
         "buddy_requests": Person.objects.filter(buddy=person, buddy_accepted_at__isnull=True),
         "alert_gaps": unproved(person),
     }, status=status)
@@ -247,8 +277,13 @@ def profile_token_create(request):
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _profile(request, person, status=400, token_form=form)
+    privileged = form.cleaned_data["privileged"]
+    if privileged and not (is_privileged(request.user) and request.user.is_verified()):
+        form.add_error(None, "Only a privileged role signed in with its authenticator "
+                                     "app can make a token that acts with that role.")
+        return _profile(request, person, status=400, token_form=form)
     _token, raw = account_actions.do_create_token(request.user, name=form.cleaned_data["name"],
-                                                  actor=request.user)
+                                                  actor=request.user, privileged=privileged)
     return _profile(request, person, new_token=raw)
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from lonewatch.org import demo
@@ -12,7 +13,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
         self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
-        self.stdout.write("Accounts marked * set up an authenticator app at first sign-in.\n")
+        self.stdout.write(f"Accounts marked * set up an authenticator app at first sign-in: "
+                          f"the demo opens enrolment for them for "
+                          f"{settings.ENROLMENT_OPEN_HOURS} hours (run `lonewatch demo` again "
+                          "to reopen it).\n")
         for person in people:
             roles = sorted(person.roles.all(), key=lambda m: m.role)
             star = "*" if any(m.role in PRIVILEGED_ROLES for m in roles) else " "
