@@ -155,7 +155,9 @@ def test_alm_02_03_worker_raises_red_alarm_and_operator_acknowledges_listens_esc
     alarm.refresh_from_db()
     assert (alarm.state, alarm.category, alarm.emergency_reference) == (
         "closed", "genuine_closed_safely", "CAD-4411")
-    assert [e.kind for e in alarm.events.exclude(kind__in=["audio", "location"])] == [
+    # Messages that could not go (the test trust keeps no email addresses) are lines too.
+    lines = alarm.events.exclude(kind__in=["audio", "location", "delivery_failed"])
+    assert [e.kind for e in lines] == [
         "raised", "acknowledged", "assessing", "escalated", "closed"]
     assert alarm.events.filter(kind="audio").exists()
 
