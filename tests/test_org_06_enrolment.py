@@ -97,6 +97,18 @@ def test_org_06_the_emailed_link_enrols_the_browser_that_opens_it_once(olivia, m
     assert QR not in intruder.get("/account/two-factor").content.decode()
 
 
+def test_org_06_a_link_opened_signed_out_asks_for_the_password_first(olivia, mailoutbox):
+    signed_in("olivia").get("/account/two-factor")
+    link = link_in(mailoutbox[0])
+    phone = Client()  # the email is opened on another device, not signed in
+    asked = phone.get(link)
+    assert asked.status_code == 302 and asked["Location"].startswith("/login?next=")
+    back = phone.post(asked["Location"], {"username": "olivia", "password": PASSWORD})
+    assert back["Location"] == link
+    assert phone.get(link)["Location"] == "/account/two-factor"
+    enrol(phone, "olivia")
+
+
 def test_org_06_the_link_is_signed_time_limited_and_for_its_owner_only(
         olivia, trust, mailoutbox, time_machine, settings):
     settings.ENROLMENT_LINK_MINUTES = 30

@@ -67,11 +67,11 @@ def load() -> list[Person]:
             if username == "tom.evans" and not person.unable_to_work_alone:
                 actions.do_set_fitness(person, unable=True, actor=None,
                                        review=(clock.now() + timedelta(days=90)).date())
-    open_enrolment(people)
+    open_enrolment_for_privileged(people)
     return people
 
 
-def open_enrolment(people: list[Person]) -> list[Person]:
+def open_enrolment_for_privileged(people: list[Person]) -> list[Person]:
     """ORG-06: the demo's privileged accounts have no email that reaches anyone, so the
     demo opens enrolment for them (as an administrator would), each time it is loaded:
     they can set up an authenticator app at their first sign-in. Audited."""
