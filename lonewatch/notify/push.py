@@ -15,7 +15,7 @@ from django.conf import settings
 from py_vapid import Vapid01
 
 from lonewatch import clock
-from lonewatch.notify.transports import PermanentFailure, TemporaryFailure
+from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
 
 log = logging.getLogger("lonewatch.notify")
 

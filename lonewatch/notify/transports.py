@@ -13,16 +13,12 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from lonewatch.escalation.models import Channel
+from lonewatch.notify import push
+from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
+
+__all__ = ["PermanentFailure", "TemporaryFailure", "send", "sign"]
 
 log = logging.getLogger("lonewatch.notify")
-
-
-class TemporaryFailure(Exception):
-    """Worth trying again later (a server down, a timeout, a rate limit)."""
-
-
-class PermanentFailure(Exception):
-    """Trying again will not help (a refused address, a rejected request)."""
 
 
 def send_email(delivery) -> str:
@@ -125,18 +121,12 @@ def send_in_app(delivery) -> str:
     return "in_app"  # stored already: the recipient's pages show it
 
 
-def send_push(delivery) -> str:
-    from lonewatch.notify import push
-
-    return push.send(delivery)
-
-
 TRANSPORTS = {
     Channel.EMAIL: send_email,
     Channel.SMS: send_sms,
     Channel.WEBHOOK: send_webhook,
     Channel.IN_APP: send_in_app,
-    Channel.PUSH: send_push,
+    Channel.PUSH: push.send,
 }
 
 
