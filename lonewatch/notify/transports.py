@@ -95,7 +95,9 @@ def send_webhook(delivery) -> str:
         raise TemporaryFailure(f"webhook not sent: {error}") from None
     except destinations.RefusedDestination as error:
         raise PermanentFailure(f"webhook not sent: {error}") from None
-    body = json.dumps({
+    # What the message is about (ALM-07: the alarm and the change to it) comes first, so
+    # the delivery's own fields cannot be overwritten by it.
+    body = json.dumps(dict(delivery.payload or {}) | {
         "id": str(delivery.idempotency_key),
         "purpose": delivery.purpose,
         "subject": delivery.subject,
