@@ -5,9 +5,12 @@ these helpers. A value that cannot be understood stops start-up with a
 message that names the variable, instead of running with a guess.
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -91,3 +94,27 @@ def env_url(name: str, default: str, schemes: tuple[str, ...], *, environ=None) 
             f"not {value!r}"
         )
     return value
+
+
+def env_networks(name: str, *, environ=None) -> tuple[Network, ...]:
+    """Comma-separated IPv4 or IPv6 networks (``10.20.0.0/16``, ``2001:db8::/32``); a bare
+    address is a network of one. Empty unless set."""
+    value = _raw(name, environ)
+    if value is None:
+        return ()
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            network = ipaddress.ip_network(item, strict=True)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list networks like 10.20.0.0/16 or 2001:db8::/32, with no "
+                f"address bits after the prefix, not {item!r}"
+            ) from None
+        if network.prefixlen == 0:
+            raise ConfigError(f"{name} must not allow every address ({item!r}): list only the "
+                              "networks that must be reached")
+        networks.append(network)
+    return tuple(networks)

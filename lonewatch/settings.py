@@ -13,7 +13,16 @@ from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 
-from lonewatch.env import ConfigError, env_bool, env_choice, env_int, env_list, env_str, env_url
+from lonewatch.env import (
+    ConfigError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_networks,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -147,6 +156,12 @@ try:
     NOTIFY_SMS_TEMPLATE_ID = env_str("LONEWATCH_NOTIFY_SMS_TEMPLATE_ID", "")
     NOTIFY_EMAIL_TEMPLATE_ID = env_str("LONEWATCH_NOTIFY_EMAIL_TEMPLATE_ID", "")
     NOTIFY_CALLBACK_TOKEN = env_str("LONEWATCH_NOTIFY_CALLBACK_TOKEN", "")
+    # Q-SEC: webhooks and push go only to addresses on the public internet, unless an
+    # operator names the networks of an internal receiver (an on-site alarm centre).
+    # Push endpoints come from phones' browsers and never use this list.
+    WEBHOOK_ALLOWED_NETWORKS = env_networks("LONEWATCH_WEBHOOK_ALLOWED_NETWORKS")
+    # Plain-http webhooks, for a test receiver only: messages would travel unencrypted.
+    WEBHOOK_ALLOW_HTTP = env_bool("LONEWATCH_WEBHOOK_ALLOW_HTTP", False)
     if MIN_CHECKIN_INTERVAL_SECONDS > MAX_CHECKIN_INTERVAL_SECONDS:
         raise ConfigError("LONEWATCH_MIN_CHECKIN_INTERVAL_SECONDS must not be more than "
                           "LONEWATCH_MAX_CHECKIN_INTERVAL_SECONDS")

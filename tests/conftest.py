@@ -6,6 +6,8 @@ to Maria directly. Otto is a lone worker in the CMHT: outside the reach of
 everyone in Community Services who is not organisation-wide.
 """
 
+import socket
+
 import pytest
 from django.test import Client
 
@@ -173,3 +175,47 @@ def at(time_machine):
         time_machine.move_to(datetime.fromisoformat(T0) + timedelta(**delta), tick=False)
 
     return _at
+
+
+# An address on the public internet, for names that must pass Lonewatch's check of the
+# addresses it calls. Tests never connect to it.
+PUBLIC_IP = "81.2.69.160"
+
+
+class FakeDNS:
+    """Names answer with the addresses a test chooses; other names go to the real
+    resolver. ``answer(name, "a", then="b")`` gives "a" once, then "b" from then on;
+    ``answer(name)`` says there is no such name."""
+
+    def __init__(self):
+        self.answers: dict[str, list[list[str]]] = {}
+        self.lookups: dict[str, int] = {}
+
+    def answer(self, name: str, *addresses: str, then: str | tuple | None = None) -> None:
+        later = [then] if isinstance(then, str) else list(then or [])
+        self.answers[name] = [list(addresses)] + ([later] if later else [])
+        self.lookups[name] = 0
+
+    def getaddrinfo(self, real, host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in self.answers:
+            return real(host, port, family, type, proto, flags)
+        self.lookups[name] = self.lookups.get(name, 0) + 1
+        queue = self.answers[name]
+        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        port = int(port or 0)
+        return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                 (address, port, 0, 0)) if ":" in address else
+                (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))
+                for address in addresses]
+
+
+@pytest.fixture
+def dns(monkeypatch) -> FakeDNS:
+    fake = FakeDNS()
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda *args, **kwargs: fake.getaddrinfo(real, *args, **kwargs))
+    return fake

@@ -11,6 +11,7 @@ from lonewatch.notify import push
 from lonewatch.notify.actions import queue, send_due
 from lonewatch.notify.models import ChannelProof, Delivery, PushSubscription
 from lonewatch.notify.views import unproved
+from tests.conftest import PUBLIC_IP
 
 SUBSCRIPTION = {"endpoint": "https://push.example.invalid/send/abc123",
                 "keys": {"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-"
@@ -25,7 +26,8 @@ def test_esc_01_installable_app_manifest_and_service_worker(client, db):
     assert b"showNotification" in worker.content and b"setTimeout" not in worker.content
 
 
-def test_esc_01_phone_subscribes_to_notifications(trust, as_person):
+def test_esc_01_phone_subscribes_to_notifications(trust, as_person, dns):
+    dns.answer("push.example.invalid", PUBLIC_IP)
     client = as_person(trust.people["ben"])
     assert client.get("/profile/push-key").json()["public_key"] == push.public_key()
     response = client.post("/profile/push", json.dumps(SUBSCRIPTION),
@@ -41,14 +43,16 @@ def test_esc_01_phone_subscribes_to_notifications(trust, as_person):
     assert plain.status_code == 400 and PushSubscription.objects.count() == 1
 
 
-def test_esc_01_push_sends_to_every_phone_and_forgets_expired_ones(trust, monkeypatch):
+def test_esc_01_push_sends_to_every_phone_and_forgets_expired_ones(trust, monkeypatch, dns):
+    dns.answer("push.invalid", PUBLIC_IP)
     ben = trust.people["ben"]
     for n in (1, 2):
         PushSubscription.objects.create(person=ben, endpoint=f"https://push.invalid/{n}",
                                         p256dh="k", auth="a", created_at="2026-11-22T10:00Z")
     calls = []
 
-    def fake_webpush(subscription_info, data, vapid_private_key, vapid_claims, ttl, timeout):
+    def fake_webpush(subscription_info, data, vapid_private_key, vapid_claims, ttl, timeout,
+                     requests_session):
         from pywebpush import WebPushException
 
         calls.append((subscription_info["endpoint"], json.loads(data), vapid_claims))
@@ -127,12 +131,13 @@ def test_esc_01_notify_delivery_receipts_are_recorded(trust, client, settings, s
     assert session.events.filter(summary__contains="did not reach the phone").exists()
 
 
-def test_esc_01_webhook_command_adds_lists_and_removes(trust, capsys):
+def test_esc_01_webhook_command_adds_lists_and_removes(trust, capsys, dns):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
     from lonewatch.notify.models import WebhookEndpoint
 
+    dns.answer("hooks.example.invalid", PUBLIC_IP)
     call_command("webhook", "add", "Teams", "https://hooks.example.invalid/abc")
     secret = capsys.readouterr().out.strip()
     hook = WebhookEndpoint.objects.get()

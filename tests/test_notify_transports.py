@@ -7,6 +7,7 @@ and socket timeouts use the monotonic clock, which time-machine leaves alone.
 """
 
 import email
+import ipaddress
 import json
 import socket
 import threading
@@ -280,9 +281,17 @@ class HookServer:
                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
 
+def allow_local_receiver(settings) -> None:
+    """These receivers listen on this machine over plain http: an operator allows that
+    (Q-SEC), here as for a test receiver."""
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
 @contextmanager
-def hook_server(monkeypatch):
+def hook_server(monkeypatch, settings):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # never via a proxy
+    allow_local_receiver(settings)
     server = HookServer()
     server.thread.start()
     try:
@@ -306,8 +315,9 @@ def _queue_webhook(trust) -> Delivery:
     return row
 
 
-def test_esc_02_webhook_posts_signed_json_with_the_idempotency_key(trust, monkeypatch):
-    with hook_server(monkeypatch) as server:
+def test_esc_02_webhook_posts_signed_json_with_the_idempotency_key(trust, monkeypatch,
+                                                                  settings):
+    with hook_server(monkeypatch, settings) as server:
         endpoint = _endpoint(trust, server)
         row = _queue_webhook(trust)
         assert row.address == endpoint.url and row.recipient is None
@@ -336,9 +346,9 @@ def test_esc_02_webhook_posts_signed_json_with_the_idempotency_key(trust, monkey
 
 
 def test_q_rel_webhook_server_error_is_retried_then_delivered(trust, monkeypatch,
-                                                              time_machine):
+                                                              time_machine, settings):
     time_machine.move_to(START, tick=False)
-    with hook_server(monkeypatch) as server:
+    with hook_server(monkeypatch, settings) as server:
         _endpoint(trust, server)
         server.status = 500
         row = _queue_webhook(trust)
@@ -361,8 +371,8 @@ def test_q_rel_webhook_server_error_is_retried_then_delivered(trust, monkeypatch
             [str(row.idempotency_key)] * 2
 
 
-def test_q_rel_webhook_client_error_fails_at_once(trust, monkeypatch):
-    with hook_server(monkeypatch) as server:
+def test_q_rel_webhook_client_error_fails_at_once(trust, monkeypatch, settings):
+    with hook_server(monkeypatch, settings) as server:
         _endpoint(trust, server)
         server.status = 400
         row = _queue_webhook(trust)
@@ -376,8 +386,9 @@ def test_q_rel_webhook_client_error_fails_at_once(trust, monkeypatch):
         assert len(server.requests) == 1
 
 
-def test_q_rel_webhook_not_listening_is_retried(trust, monkeypatch):
+def test_q_rel_webhook_not_listening_is_retried(trust, monkeypatch, settings):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    allow_local_receiver(settings)
     WebhookEndpoint.objects.create(organisation=trust.org, name="Teams",
                                    url=f"http://127.0.0.1:{_free_port()}/hook", secret="s3cret")
     row = _queue_webhook(trust)

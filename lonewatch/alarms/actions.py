@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from lonewatch import clock
-from lonewatch.alarms import messages
+from lonewatch.alarms import forwarding, messages
 from lonewatch.alarms.models import Alarm, AlarmEvent, OperatorDuty
 from lonewatch.alarms.permissions import ALARM_CATEGORY
 from lonewatch.core import audit
@@ -51,11 +51,16 @@ ESCALATE_TO = {"emergency_services": "Emergency services (999)",
                "escalation_point": "The worker's escalation point"}
 
 
-def _event(alarm, kind, summary, *, actor=None, at=None, data=None, here=None):
-    AlarmEvent.objects.create(
+def _event(alarm, kind, summary, *, actor=None, at=None, data=None, here=None,
+           forward_as: str | None = None):
+    """A line on the alarm's timeline (ALM-03), and the same change forwarded to the
+    external alarm centres (ALM-07): every change to an alarm comes through here, so
+    none can leave them out. Runs inside the caller's transaction."""
+    event = AlarmEvent.objects.create(
         alarm=alarm, at=at or clock.now(), kind=kind, actor=actor, summary=summary[:300],
         data=data or {}, lat=here.lat if here else None, lon=here.lon if here else None,
         accuracy_m=here.accuracy_m if here else None)
+    forwarding.forward(alarm, event, as_=forward_as)
 
 
 def on_duty_operators(organisation_id) -> list[Person]:
@@ -106,8 +111,8 @@ def do_raise(worker: Person, *, actor, kind: str, source: str = Alarm.Source.APP
         if red:
             operators = on_duty_operators(worker.organisation_id)
             subject, body, link = messages.alarm(alarm, now)
-            # ALM-07: an external alarm receiving centre gets it by signed webhook too.
-            notify.queue(operators, [Channel.IN_APP, Channel.PUSH, Channel.WEBHOOK],
+            # The external alarm centres were told with the timeline line (ALM-07).
+            notify.queue(operators, [Channel.IN_APP, Channel.PUSH],
                          subject=subject, body=body, link=link, purpose="alarm_raised",
                          organisation_id=worker.organisation_id, about=("alarm", alarm.pk))
     return alarm
@@ -199,7 +204,7 @@ def do_close(alarm: Alarm, *, actor, category: str, worker_agreed: bool | None =
     return alarm
 
 
-def _close(alarm, *, actor, category, worker_agreed, note):
+def _close(alarm, *, actor, category, worker_agreed, note, forward_as: str | None = None):
     now = clock.now()
     alarm.state, alarm.closed_by, alarm.closed_at = A.CLOSED, actor, now
     alarm.category, alarm.worker_agreed = category, worker_agreed
@@ -208,7 +213,8 @@ def _close(alarm, *, actor, category, worker_agreed, note):
                               "next_realert_at", "cancel_until"])
     label = Alarm.Category(category).label
     _event(alarm, "closed", f"Closed as {label.lower()}" + (f": {note[:150]}" if note else ""),
-           actor=actor, at=now, data={"category": category, "worker_agreed": worker_agreed})
+           actor=actor, at=now, data={"category": category, "worker_agreed": worker_agreed},
+           forward_as=forward_as)
     audit.record("alarm.close", actor=actor, obj=alarm,
                  summary=f"Alarm of {alarm.worker} closed as {label.lower()}",
                  after={"category": category, "worker_agreed": worker_agreed, "note": note})
@@ -290,7 +296,7 @@ def do_cancel(alarm: Alarm, *, actor, pin: str) -> Alarm:
             _duress(alarm, actor=actor, now=now, how="cancelled the alarm")
         elif entered is Pin.NORMAL and not locked:
             _close(alarm, actor=actor, category=Alarm.Category.FALSE, worker_agreed=True,
-                   note="Cancelled by the worker with their PIN")
+                   note="Cancelled by the worker with their PIN", forward_as="cancelled")
     if locked:
         raise AlarmError(pins.LOCKED)
     if entered is Pin.WRONG:
@@ -343,7 +349,7 @@ def raise_duress_from_checkout(session: Session, *, actor, checked_out: bool = T
     _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN"
            if checked_out else "DURESS: the worker entered their duress PIN to check out; "
            "check-out was locked after too many wrong PINs, so the session still runs",
-           actor=actor, at=now)
+           actor=actor, at=now, forward_as="raised")
     audit.record("alarm.red", actor=actor, obj=alarm,
                  summary=f"Silent red alarm (duress PIN at check-out) from {session.worker}")
     return alarm

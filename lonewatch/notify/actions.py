@@ -55,11 +55,12 @@ class Outbox:
 
     def add(self, people, channels, *, subject: str, body: str, link: str, purpose: str,
             organisation_id, about: tuple[str, int] | None = None,
-            due_at: datetime | None = None) -> list[dict]:
+            due_at: datetime | None = None, payload: dict | None = None) -> list[dict]:
         """One delivery per person per channel (webhooks: one per endpoint).
 
         ``people`` need only ``pk``, ``full_name``, ``email`` and ``mobile``; ``about``
-        is what the message is about, as ``(kind, id)``."""
+        is what the message is about, as ``(kind, id)``. ``payload`` (JSON values) goes
+        in each webhook's body beside the message."""
         now = clock.now()
         about_kind, about_id = about or ("", None)
         common = {"organisation_id": organisation_id,
@@ -72,7 +73,7 @@ class Outbox:
         for channel in channels:
             if channel == Channel.WEBHOOK:
                 rows += [common | {"channel": channel, "address": url, "recipient_id": None,
-                                   "idempotency_key": uuid.uuid4()}
+                                   "idempotency_key": uuid.uuid4(), "payload": payload or {}}
                          for url in self._webhook_urls(organisation_id)]
                 continue
             for person in people:
@@ -135,6 +136,12 @@ def queue(people, channels, **message) -> list[Delivery]:
     outbox = Outbox()
     outbox.add(people, channels, **message)
     return outbox.save()
+
+
+def queue_webhooks(**message) -> list[Delivery]:
+    """Queue one signed webhook message to each active endpoint of the organisation, now,
+    inside the caller's transaction."""
+    return queue([], [Channel.WEBHOOK], **message)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -1,4 +1,7 @@
-"""How a transport says a message did not go: every transport raises one of these."""
+"""How a transport says a message did not go: whether trying again could help.
+
+Their own module, so that the transports and the push sender both use them without
+importing each other."""
 
 
 class TemporaryFailure(Exception):

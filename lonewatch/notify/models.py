@@ -3,6 +3,7 @@ until delivered or failed for good (at-least-once)."""
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -55,6 +56,9 @@ class Delivery(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     provider_ref = models.CharField(max_length=200, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # Webhooks only: the facts a receiving system reads, sent in the body beside the
+    # message (ALM-07: the alarm and what happened to it).
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         verbose_name_plural = "deliveries"

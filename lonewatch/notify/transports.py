@@ -12,9 +12,11 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from lonewatch.notify import push
+from lonewatch.notify import destinations, push
 from lonewatch.notify.failures import PermanentFailure, TemporaryFailure
 from lonewatch.notify.models import Channel, WebhookEndpoint
+
+__all__ = ["PermanentFailure", "TemporaryFailure", "send", "sign"]
 
 log = logging.getLogger("lonewatch.notify")
 
@@ -87,7 +89,16 @@ def send_webhook(delivery) -> str:
                                               organisation_id=delivery.organisation_id).first()
     if endpoint is None:
         raise PermanentFailure("the webhook was removed or switched off")
-    body = json.dumps({
+    # Q-SEC: checked again now, and sent to the address checked now (DNS rebinding).
+    try:
+        destination = destinations.check_webhook_url(endpoint.url)
+    except destinations.LookupFailed as error:
+        raise TemporaryFailure(f"webhook not sent: {error}") from None
+    except destinations.RefusedDestination as error:
+        raise PermanentFailure(f"webhook not sent: {error}") from None
+    # What the message is about (ALM-07: the alarm and the change to it) comes first, so
+    # the delivery's own fields cannot be overwritten by it.
+    body = json.dumps(dict(delivery.payload or {}) | {
         "id": str(delivery.idempotency_key),
         "purpose": delivery.purpose,
         "subject": delivery.subject,
@@ -105,22 +116,26 @@ def send_webhook(delivery) -> str:
         "X-Lonewatch-Signature": sign(endpoint.secret, timestamp, body),
     }
     try:
-        response = requests.post(endpoint.url, data=body, headers=headers, timeout=10)
+        response = destinations.post(destination, data=body, headers=headers, timeout=10)
     except requests.RequestException as error:
         raise TemporaryFailure(f"webhook unreachable: {error}") from None
-    if 200 <= response.status_code < 300:
-        return f"http:{response.status_code}"
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        raise PermanentFailure(f"webhook refused the message: HTTP {response.status_code}")
-    raise TemporaryFailure(f"webhook answered HTTP {response.status_code}")
+    status = response.status_code
+    if 200 <= status < 300:
+        return f"http:{status}"
+    if 300 <= status < 400:
+        # Q-SEC: a redirect could lead anywhere, so it is never followed.
+        where = response.headers.get("Location", "")[:200]
+        raise PermanentFailure(f"webhook answered HTTP {status}, a redirect"
+                               + (f" to {where}" if where else "")
+                               + ": Lonewatch does not follow redirects, so give the webhook "
+                                 "its final address")
+    if 400 <= status < 500 and status not in (408, 429):
+        raise PermanentFailure(f"webhook refused the message: HTTP {status}")
+    raise TemporaryFailure(f"webhook answered HTTP {status}")
 
 
 def send_in_app(delivery) -> str:
     return "in_app"  # stored already: the recipient's pages show it
-
-
-def send_push(delivery) -> str:
-    return push.send(delivery)
 
 
 TRANSPORTS = {
@@ -128,7 +143,7 @@ TRANSPORTS = {
     Channel.SMS: send_sms,
     Channel.WEBHOOK: send_webhook,
     Channel.IN_APP: send_in_app,
-    Channel.PUSH: send_push,
+    Channel.PUSH: push.send,
 }
 
 

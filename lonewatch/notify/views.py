@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from lonewatch import clock
 from lonewatch.core import audit
-from lonewatch.notify import actions, push
+from lonewatch.notify import actions, destinations, push
 from lonewatch.notify import messages as texts
 from lonewatch.notify.hooks import Outcome, delivery_outcomes
 from lonewatch.notify.models import Channel, ChannelProof, Delivery, PushSubscription
@@ -91,8 +91,15 @@ def push_subscribe(request):
         p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"detail": "That is not a push subscription."}, status=400)
-    if not endpoint.startswith("https://") or len(endpoint) > 1000:
-        return JsonResponse({"detail": "A push endpoint must be an https:// address."},
+    if len(endpoint) > 1000:
+        return JsonResponse({"detail": "A push address must be at most 1000 characters."},
+                            status=400)
+    try:
+        # Q-SEC: the worker will call this address; it must be a push service on the
+        # public internet, not this machine or the trust's network.
+        destinations.check_push_endpoint(endpoint)
+    except destinations.RefusedDestination as error:
+        return JsonResponse({"detail": f"Notifications were not turned on. {error}"},
                             status=400)
     with transaction.atomic():
         PushSubscription.objects.update_or_create(

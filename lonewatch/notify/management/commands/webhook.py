@@ -6,6 +6,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from lonewatch.core import audit
+from lonewatch.notify import destinations
 from lonewatch.notify.models import WebhookEndpoint
 from lonewatch.org.models import Organisation
 
@@ -45,7 +46,12 @@ class Command(BaseCommand):
         try:
             URLValidator(schemes=["https", "http"])(url)
         except ValidationError:
-            raise CommandError(f"{url!r} is not an http(s) address") from None
+            raise CommandError(f"{url!r} is not an https:// address") from None
+        try:
+            # Q-SEC: the worker will call this address; checked again at every send.
+            destinations.check_webhook_url(url)
+        except destinations.RefusedDestination as error:
+            raise CommandError(f"Webhook not added. {error}") from None
         organisations = Organisation.objects.all()
         if options["organisation"]:
             organisations = organisations.filter(name=options["organisation"])
