@@ -207,15 +207,25 @@ def test_alm_02_an_event_committing_late_is_not_skipped_and_a_rolled_back_one_ho
 
 
 def test_alm_02_someone_outside_an_alarms_reach_hears_nothing_of_it(trust, open_console):
-    otto, maria = open_console(trust.people["otto"]), open_console(trust.people["maria"])
-    ninas = red(trust.people["nina"])  # Maria's team; not Otto's
-    ottos = red(trust.people["otto"])  # Otto's own; not Maria's
-    sols = red(trust.people["sol"])  # Maria's line report in another team; not Otto's
+    marcus, maria = open_console(trust.people["marcus"]), open_console(trust.people["maria"])
+    ninas = red(trust.people["nina"])  # Maria's team; not Marcus's
+    ottos = red(trust.people["otto"])  # Marcus's team; not Maria's
+    sols = red(trust.people["sol"])  # Maria's line report in another team; not Marcus's
     # Events arrive in order, so what came before the last one was seen and left out.
-    heard = otto.read_until(lambda chunk: f'"id": {ottos.pk},' in chunk)[0]
+    heard = marcus.read_until(lambda chunk: f'"id": {ottos.pk},' in chunk)[0]
     assert alarm_ids(heard) == [ottos.pk]
     heard = maria.read_until(lambda chunk: f'"id": {sols.pk},' in chunk)[0]
     assert alarm_ids(heard) == [ninas.pk, sols.pk]
+
+
+def test_mov_04_a_workers_own_alarms_never_reach_their_stream(trust, open_console):
+    """The stream is the alarm centre's: after a duress PIN it would carry what the phone
+    must not show. A worker hears nothing of their own alarms, whichever PIN they use."""
+    otto, marcus = open_console(trust.people["otto"]), open_console(trust.people["marcus"])
+    ottos = red(trust.people["otto"])
+    marcus.read_until(lambda chunk: f'"id": {ottos.pk},' in chunk)
+    heard = otto.read_until(heartbeat)[0]
+    assert alarm_ids(heard) == []
 
 
 # ORG-02: the stream's in-memory check agrees with the one query every list uses.

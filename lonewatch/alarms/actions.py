@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from lonewatch import clock
-from lonewatch.alarms import forwarding, messages
+from lonewatch.alarms import forwarding, messages, worker_view
 from lonewatch.alarms.models import Alarm, AlarmEvent, OperatorDuty
 from lonewatch.alarms.permissions import ALARM_CATEGORY
 from lonewatch.core import audit
@@ -204,17 +204,17 @@ def do_close(alarm: Alarm, *, actor, category: str, worker_agreed: bool | None =
     return alarm
 
 
-def _close(alarm, *, actor, category, worker_agreed, note, forward_as: str | None = None):
-    now = clock.now()
+def _close(alarm, *, actor, category, worker_agreed, note, forward_as: str | None = None,
+           at=None):
+    now = at or clock.now()
     alarm.state, alarm.closed_by, alarm.closed_at = A.CLOSED, actor, now
     alarm.category, alarm.worker_agreed = category, worker_agreed
     alarm.next_realert_at = alarm.cancel_until = None
     alarm.save(update_fields=["state", "closed_by", "closed_at", "category", "worker_agreed",
                               "next_realert_at", "cancel_until"])
     label = Alarm.Category(category).label
-    _event(alarm, "closed", f"Closed as {label.lower()}" + (f": {note[:150]}" if note else ""),
-           actor=actor, at=now, data={"category": category, "worker_agreed": worker_agreed},
-           forward_as=forward_as)
+    _event(alarm, "closed", worker_view.closing_summary(category, note), actor=actor, at=now,
+           data={"category": category, "worker_agreed": worker_agreed}, forward_as=forward_as)
     audit.record("alarm.close", actor=actor, obj=alarm,
                  summary=f"Alarm of {alarm.worker} closed as {label.lower()}",
                  after={"category": category, "worker_agreed": worker_agreed, "note": note})
@@ -288,6 +288,9 @@ def do_cancel(alarm: Alarm, *, actor, pin: str) -> Alarm:
                                 "alarm centre is dealing with it.")
         entered = pins.check(worker, pin)
         locked = pins.locked(worker, now)
+        # MOV-04: from a cancel on, the worker sees the alarm as a cancel with the real
+        # PIN leaves it, whichever PIN they used: one view, taken before either change.
+        cancelled = worker_view.as_cancelled(alarm, now)
         if entered is Pin.DURESS and locked:
             # The phone gets the same refusal as for the real PIN and shows the alarm
             # as before; the alarm centre learns of the duress PIN at once.
@@ -296,7 +299,10 @@ def do_cancel(alarm: Alarm, *, actor, pin: str) -> Alarm:
             _duress(alarm, actor=actor, now=now, how="cancelled the alarm")
         elif entered is Pin.NORMAL and not locked:
             _close(alarm, actor=actor, category=Alarm.Category.FALSE, worker_agreed=True,
-                   note="Cancelled by the worker with their PIN", forward_as="cancelled")
+                   note=worker_view.CANCELLED_NOTE, forward_as="cancelled", at=now)
+        if entered is not Pin.WRONG and not locked:
+            alarm.worker_view = cancelled
+            alarm.save(update_fields=["worker_view"])
     if locked:
         raise AlarmError(pins.LOCKED)
     if entered is Pin.WRONG:
@@ -343,7 +349,8 @@ def raise_duress_from_checkout(session: Session, *, actor, checked_out: bool = T
     alarm = Alarm.objects.create(
         organisation_id=session.worker.organisation_id, worker=session.worker, session=session,
         kind=Alarm.Kind.RED, source=Alarm.Source.DURESS, state=A.RAISED, raised_at=now,
-        duress_suspected=True, lat=session.last_lat, lon=session.last_lon,
+        duress_suspected=True, hidden_from_worker=True, lat=session.last_lat,
+        lon=session.last_lon,
         accuracy_m=session.last_accuracy_m, location_at=session.last_location_at,
         next_realert_at=now)
     _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN"
@@ -360,7 +367,7 @@ def do_add_location(alarm: Alarm, *, actor, lat, lon, accuracy_m=None) -> Alarm:
         alarm = _lock(alarm)
         if getattr(actor, "person", None) != alarm.worker:
             raise PermissionDenied("Only the worker's phone sends locations for their alarm.")
-        if not alarm.is_open:
+        if not alarm.open_for_worker:
             raise AlarmConflict("This alarm is closed.")
         if lat is None or lon is None:
             raise AlarmError("Give both latitude and longitude.")

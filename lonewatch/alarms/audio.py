@@ -116,7 +116,7 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
             raise AudioError(f"An amber alert's voice memo is sent within "
                              f"{AMBER_MEMO_SECONDS // 60} minutes of the alert: log a new "
                              f"amber alert with it.", 409)
-    elif not alarm.is_open:
+    elif not alarm.open_for_worker:
         raise AudioError("This alarm is not open: no more audio is taken.", 409)
     if not 0 <= seq <= 100_000:
         raise AudioError("seq must be a whole number from 0.")

@@ -64,6 +64,12 @@ class Alarm(models.Model):
     category = models.CharField(max_length=30, choices=Category.choices, blank=True)
     worker_agreed = models.BooleanField(null=True, blank=True)
     duress_suspected = models.BooleanField(default=False)
+    # MOV-04: what the worker's own account may read of this alarm. A silent alarm from
+    # the duress PIN at check-out is not theirs to see at all; once their phone has been
+    # told the alarm is over (a cancel, with either PIN), they see it as that moment left
+    # it, whatever the alarm centre does next (see ``worker_view``).
+    hidden_from_worker = models.BooleanField(default=False)
+    worker_view = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-raised_at"]
@@ -79,6 +85,11 @@ class Alarm(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state not in (self.State.CLOSED, self.State.LOGGED)
+
+    @property
+    def open_for_worker(self) -> bool:
+        """Open as the worker's phone knows it: a cancel ends it, whichever PIN was used."""
+        return self.worker_view is None and self.is_open
 
 
 class AlarmEvent(models.Model):

@@ -1,6 +1,8 @@
 """What alarms declares to the permission engine: amber and red alerts, and what the
 alarm centre sees while a red alarm is open (ALM-02, ORG-03)."""
 
+from django.db.models import Q
+
 from lonewatch.alarms.models import Alarm
 from lonewatch.core.permissions import (
     ACT,
@@ -32,7 +34,11 @@ declare_record(
                           a.worker.organisation_id),
     paths=Paths(organisation="worker__organisation_id",
                 directorate="worker__team__directorate_id", team="worker__team_id",
-                person="worker_id", worker="worker__", session="session_id"))
+                person="worker_id", worker="worker__", session="session_id"),
+    # MOV-04: a silent alarm from the duress PIN at check-out is never the worker's to
+    # see, whatever roles they hold.
+    hidden_from_subject=lambda a: a.hidden_from_worker,
+    hidden_where=Q(hidden_from_worker=True))
 
 grant({Role.LINE_MANAGER, Role.SENIOR_MANAGER, Role.SECURITY_MANAGER, Role.ALARM_OPERATOR},
       ALARM, VIEW)

@@ -23,10 +23,15 @@ HEARTBEAT_SECONDS = 5.0
 BATCH = 200
 
 
+def _me(user) -> int | None:
+    person = getattr(user, "person", None)
+    return person.pk if person is not None else None
+
+
 def _from_database(user, after: int, upto: int) -> tuple[str, int]:
     """Events after ``after`` up to ``upto`` (settled ids the hub no longer holds) that
     ``user`` may see, one batch; and how far that batch reached."""
-    alarms = perms.filter_visible(user, Alarm.objects.all()).values("pk")
+    alarms = perms.filter_visible(user, Alarm.objects.exclude(worker_id=_me(user))).values("pk")
     rows = list(hubs.events_with_worker().filter(pk__gt=after, pk__lte=upto,
                                                  alarm_id__in=alarms)[:BATCH])
     reached = rows[-1].pk if len(rows) == BATCH else upto
@@ -54,6 +59,10 @@ def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
         # A new console starts from now; the list it loaded shows the present state.
         after = present
     perms.memberships(user)  # loaded once, before the connection goes
+    # MOV-04: a worker's own alarms never reach their stream. The stream is the alarm
+    # centre's; what the worker's phone learns of their alarm comes from its own answers,
+    # which are the same whichever PIN they used (alarms.worker_view).
+    me = _me(user)
     started = time.monotonic()
     yield "retry: 1000\n\n"
     written = None  # when this stream last wrote
@@ -65,7 +74,8 @@ def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
         elif fresh:
             after = fresh[-1].pk
             visible = perms.visible_ids(user, Alarm, {e.alarm_id: e.reach for e in fresh})
-            text = "".join(e.text for e in fresh if e.alarm_id in visible)
+            text = "".join(e.text for e in fresh
+                           if e.alarm_id in visible and e.reach.person_id != me)
         else:
             text = None
         if text:

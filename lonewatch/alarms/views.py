@@ -138,7 +138,7 @@ def _refused(message: str, status: int, alarm: Alarm | None = None, **extra) -> 
     if alarm is not None:
         alarm.refresh_from_db(fields=["state"])
         # The page stops recording and sending once the alarm is over.
-        body["alarm_open"] = alarm.is_open
+        body["alarm_open"] = alarm.open_for_worker
     return JsonResponse(body, status=status)
 
 

@@ -3,14 +3,13 @@
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from lonewatch.alarms import actions, audio, stream
+from lonewatch.alarms import actions, audio, stream, worker_view
+from lonewatch.alarms.access import access_alarm
 from lonewatch.alarms.models import Alarm
-from lonewatch.alarms.permissions import ALARM
 from lonewatch.api.auth import BearerToken, SignedInSession
 from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
@@ -120,12 +119,7 @@ class LocationIn(Schema):
 
 
 def _access(user, alarm_id, action=perms.VIEW) -> Alarm:
-    alarm = Alarm.objects.select_related("worker__team").filter(pk=alarm_id).first()
-    if alarm is None or not perms.can(user, perms.VIEW, ALARM, alarm):
-        raise Http404("No such alarm, or not one you can see.")
-    if action != perms.VIEW and not perms.can(user, action, ALARM, alarm):
-        raise PermissionDenied("Only the alarm centre can handle an alarm.")
-    return alarm
+    return access_alarm(user, alarm_id, action=action)
 
 
 def _raise(request, kind, payload: RaiseIn):
@@ -159,7 +153,8 @@ def list_alarms(request, state: str | None = None):
         if state not in Alarm.State.values:
             raise HttpError(400, f"state must be one of {', '.join(Alarm.State.values)}")
         found = found.filter(state=state)
-    return list(found.order_by("-raised_at")[:500])
+    return [worker_view.seen_by(request.user, alarm)
+            for alarm in found.order_by("-raised_at")[:500]]
 
 
 @router.get("/alarms/events", summary="Server-sent events: `alarm.<kind>` per change, "
@@ -171,9 +166,7 @@ def alarm_events(request):
 
 @router.get("/alarms/{alarm_id}", response={200: AlarmDetail, 404: Error})
 def get_alarm(request, alarm_id: int):
-    alarm = _access(request.user, alarm_id)
-    alarm.timeline = list(alarm.events.all())
-    return alarm
+    return worker_view.seen_by(request.user, _access(request.user, alarm_id))
 
 
 def _act(request, alarm_id, fn, **kwargs):
@@ -304,9 +297,10 @@ def recording_takes(request, alarm_id: int):
 def add_location(request, alarm_id: int, payload: LocationIn):
     alarm = _access(request.user, alarm_id)
     try:
-        return actions.do_add_location(alarm, actor=request.user, lat=payload.lat,
-                                       lon=payload.lon, accuracy_m=payload.accuracy_m)
+        alarm = actions.do_add_location(alarm, actor=request.user, lat=payload.lat,
+                                        lon=payload.lon, accuracy_m=payload.accuracy_m)
     except actions.AlarmConflict as error:
         raise HttpError(409, str(error)) from None
     except actions.AlarmError as error:
         raise HttpError(400, str(error)) from None
+    return worker_view.of(alarm)

@@ -72,6 +72,14 @@ class Record:
     reach: Callable[[object], Reach]
     paths: Paths
     kind: str  # the kind a list of these records is filtered as by default
+    # Records the person they are about must never see, whatever their roles (MOV-04: a
+    # silent duress alarm): a test for one record, and the same as a filter.
+    hidden_from_subject: Callable[[object], bool] | None = None
+    hidden_where: Q | None = None
+
+    def hides(self, obj, person) -> bool:
+        return (self.hidden_from_subject is not None and self.reach(obj).person_id == person.pk
+                and self.hidden_from_subject(obj))
 
 
 @dataclass
@@ -104,8 +112,11 @@ _relations: dict[str, Relation] = {}
 # Declarations, made by each app's permissions module.
 
 def declare_record(model: type, *, reach: Callable[[object], Reach], paths: Paths,
-                   kind: str) -> None:
-    _records[model] = Record(model, reach, paths, kind)
+                   kind: str, hidden_from_subject: Callable[[object], bool] | None = None,
+                   hidden_where: Q | None = None) -> None:
+    if (hidden_from_subject is None) != (hidden_where is None):
+        raise ValueError("hide a record from its subject both as a test and as a filter")
+    _records[model] = Record(model, reach, paths, kind, hidden_from_subject, hidden_where)
 
 
 def declare_kind(name: str, *, actions: Iterable[str] = (VIEW,),
@@ -234,6 +245,8 @@ def can(user, action: str, kind: str, obj) -> bool:
     reach = reach_of(obj)
     if reach.organisation_id != person.organisation_id:
         return False
+    if _records[type(obj)].hides(obj, person):
+        return False
     if action == ACT and reach.person_id == person.pk:
         return False  # nobody handles their own missed check-in or alarm, whatever their role
     if role_grants_in_scope(user, need, reach):
@@ -312,7 +325,10 @@ def filter_visible(user, queryset, action: str = VIEW, kind: str | None = None):
         for relation in _relations.values():
             if need in relation.grants and relation.where is not None:
                 allowed |= relation.where(user, person, record, need)
-    return queryset.filter(allowed, **{paths.organisation: person.organisation_id})
+    queryset = queryset.filter(allowed, **{paths.organisation: person.organisation_id})
+    if record.hidden_where is not None:
+        queryset = queryset.exclude(Q(**{paths.person: person.pk}) & record.hidden_where)
+    return queryset
 
 
 def visible_ids(user, model: type, reaches: Mapping[int, Reach]) -> set[int]:
@@ -325,13 +341,16 @@ def visible_ids(user, model: type, reaches: Mapping[int, Reach]) -> set[int]:
     person = _person(user)
     if person is None:
         return set()
-    need = (_records[model].kind, VIEW)
+    record = _records[model]
+    need = (record.kind, VIEW)
     scoped = [m for m in memberships(user) if need in _role_grants.get(m.role, ())]
     visible, ask = set(), []
     for pk, reach in reaches.items():
         if reach.organisation_id != person.organisation_id:
             continue  # another organisation's record: nobody here sees it
-        if any(in_scope(m, reach, person) for m in scoped):
+        if record.hidden_where is not None and reach.person_id == person.pk:
+            ask.append(pk)  # perhaps hidden from them: the database decides
+        elif any(in_scope(m, reach, person) for m in scoped):
             visible.add(pk)
         else:
             ask.append(pk)
