@@ -258,7 +258,7 @@ def test_esc_03_q_rel_workers_killed_at_random_cost_seconds_not_the_lease(trust,
     per_inbox = defaultdict(set)
     for to, message_id, key, _at in received:
         d = deliveries.get(key)
-        per_inbox[(to, d.session_id, d.purpose) if d else (to, key, None)].add(message_id)
+        per_inbox[(to, d.about_id, d.purpose) if d else (to, key, None)].add(message_id)
     duplicates = sum(len(ids) - 1 for ids in per_inbox.values()) + sum(
         1 for key in first_arrival if key not in deliveries)
     resent = len(received) - len(first_arrival)
