@@ -5,10 +5,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
+from lonewatch.accounts.models import User
 from lonewatch.core import audit
 from lonewatch.core.models import AuditChainHead, AuditEvent
 from lonewatch.org import actions
-from tests.conftest import PASSWORD
+from lonewatch.org.models import Organisation, Person
+from tests.conftest import PASSWORD, login
 
 
 def _drop_append_only_trigger():
@@ -123,3 +125,21 @@ def test_org_05_rewritten_chain_is_found_by_its_head(history):
 def test_org_05_login_password_is_never_in_the_trail(trust, client):
     client.post("/login", {"username": "nina", "password": PASSWORD})
     assert PASSWORD not in str(list(AuditEvent.objects.values()))
+
+
+def test_org_03_the_audit_trail_shows_only_the_readers_own_organisation(trust, client):
+    """Q-SEC: the audit page and the home page's recent events are scoped to the reader's
+    organisation; another trust's events never show."""
+    elsewhere = Organisation.objects.create(name="Elsewhere Trust")
+    stranger = Person.objects.create(user=User.objects.create(username="stranger"),
+                                     organisation=elsewhere, full_name="Stranger Danger")
+    with transaction.atomic():
+        audit.record("person.update", actor=stranger.user, obj=stranger,
+                     summary="Elsewhere: a secret change")
+        audit.record("person.update", actor=trust.people["adam"].user,
+                     obj=trust.people["nina"], summary="Here: a change to Nina")
+    leslie = login(client, trust.people["leslie"], verified=True)
+    page = leslie.get("/audit/").content.decode()
+    assert "Here: a change to Nina" in page and "a secret change" not in page
+    home = leslie.get("/").content.decode()
+    assert "a secret change" not in home

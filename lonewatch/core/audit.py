@@ -14,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from lonewatch import clock
-from lonewatch.core import context
+from lonewatch.core import context, permissions
 from lonewatch.core.models import AuditChainHead, AuditEvent
 
 CHAINS = 16
@@ -42,6 +42,8 @@ def compute_hash(event: AuditEvent) -> str:
         "request_id": event.request_id,
         "prev": event.prev_hash,
     }
+    if event.organisation_id is not None:  # written since events name their organisation
+        body["organisation"] = event.organisation_id
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -58,6 +60,17 @@ def _lock_head(chain: int) -> AuditChainHead:
         )
         head = AuditChainHead.objects.select_for_update().get(chain=chain)
     return head
+
+
+def _organisation_of(obj, actor) -> int | None:
+    """The organisation an event belongs to: the record's, else the actor's."""
+    if obj is not None:
+        if getattr(obj, "organisation_id", None) is not None:
+            return obj.organisation_id
+        if type(obj) in permissions.records():
+            return permissions.reach_of(obj).organisation_id
+    person = getattr(actor, "person", None) if actor is not None else None
+    return getattr(person, "organisation_id", None)
 
 
 def _label(actor) -> str:
@@ -105,6 +118,7 @@ def record(
         changes=_jsonable(changes),
         ip=context.client_ip.get(),
         request_id=context.request_id.get(),
+        organisation_id=_organisation_of(obj, actor),
         prev_hash=head.hash,
     )
     event.hash = compute_hash(event)

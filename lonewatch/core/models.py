@@ -26,6 +26,9 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # ORG-03: whose trail it is, so each organisation's readers see only their own. A
+    # plain id: the audit trail sits below the app that defines organisations.
+    organisation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 

@@ -72,7 +72,7 @@ def home(request):
             .filter(unable_to_work_alone=True).order_by("unable_to_work_alone_review")
         )
     if perms.can_anywhere(request.user, perms.VIEW, AUDIT):
-        context["recent_audit"] = AuditEvent.objects.order_by("-at", "-id")[:5]
+        context["recent_audit"] = _audit_of(request.user).order_by("-at", "-id")[:5]
     return render(request, "web/home.html", context)
 
 
@@ -304,11 +304,20 @@ def buddy_accept(request, person_id):
     return redirect(request.POST.get("next") or "home")
 
 
+def _audit_of(user):
+    """ORG-03: the reader's own organisation's trail. Events written before events named
+    their organisation are placed by who did them."""
+    organisation_id = access_me(user).organisation_id
+    return AuditEvent.objects.filter(
+        Q(organisation_id=organisation_id)
+        | Q(organisation_id__isnull=True, actor__person__organisation_id=organisation_id))
+
+
 def audit_trail(request):
     if not perms.can_anywhere(request.user, perms.VIEW, AUDIT):
         raise PermissionDenied("Only the security manager, the security management director "
                                "and administrators can read the audit trail.")
-    events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
+    events = _audit_of(request.user).select_related("actor").order_by("-at", "-id")
     object_filter = request.GET.get("object", "").strip()
     if object_filter:
         kind, _, pk = object_filter.partition(":")
