@@ -3,6 +3,7 @@
 import pytest
 
 from lonewatch.core.models import AuditEvent
+from lonewatch.escalation import actions as engine
 from lonewatch.org import actions
 from tests.conftest import token_for
 
@@ -24,13 +25,23 @@ def test_org_03_manager_sees_team_but_not_other_directorate(trust, as_person):
     assert client.get("/people/999999/").status_code == 404
 
 
-def test_org_03_manager_sees_contact_details_but_not_next_of_kin(trust, as_person):
+def test_org_03_manager_sees_contact_details_only_while_an_escalation_is_open(
+        trust, as_person, at, start_session):
+    """ORG-03: contact details, vehicle and breaks are shown to escalation points only
+    while needed: while an escalation about the worker is open."""
     nina = trust.people["nina"]
     actions.do_update_contact(nina, actor=nina.user, vehicle_description="Blue Corsa AB12 CDE")
     client = as_person(trust.people["maria"])
     page = client.get(f"/people/{nina.pk}/").content.decode()
-    assert "Blue Corsa AB12 CDE" in page and "Show next of kin" not in page
-    assert client.get(f"/people/{nina.pk}/next-of-kin").status_code == 403
+    assert "Nina" in page and "Blue Corsa AB12 CDE" not in page
+    start_session(interval=600)
+    at(minutes=10)
+    engine.start_due()
+    page = client.get(f"/people/{nina.pk}/").content.decode()
+    assert "Blue Corsa AB12 CDE" in page and "Show next of kin" in page
+    # Still no next of kin without asking, and none at all for someone outside it.
+    assert "Blue Corsa" not in as_person(trust.people["claire"]).get(
+        f"/people/{nina.pk}/").content.decode()
 
 
 def test_org_03_directorate_lead_sees_people_but_not_contacts(trust, as_person):
@@ -152,7 +163,8 @@ def test_org_03_api_people_are_scoped(trust, client):
     names = {p["username"] for p in client.get("/api/v1/people").json()}
     assert names == {"maria", "nina", "ben", "sol", "sarah"}  # sarah sits in North
     nina = client.get(f"/api/v1/people/{trust.people['nina'].pk}").json()
-    assert nina["contact"]["mobile"] == "+447700900100" and nina["fitness"] is not None
+    # ORG-03: her contact details only while an escalation about her is open.
+    assert nina["contact"] is None and nina["fitness"] is not None
     response = client.get(f"/api/v1/people/{trust.people['otto'].pk}")
     assert response.status_code == 404 and "detail" in response.json()
     kin = client.get(f"/api/v1/people/{trust.people['nina'].pk}/next-of-kin")

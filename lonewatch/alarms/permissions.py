@@ -20,7 +20,7 @@ from lonewatch.core.permissions import (
     role_grants_in_scope,
 )
 from lonewatch.org.models import Person
-from lonewatch.org.permissions import LINE_REPORT, NEXT_OF_KIN
+from lonewatch.org.permissions import CONTACT, LINE_REPORT, NEXT_OF_KIN
 from lonewatch.org.roles import Role
 from lonewatch.visits.permissions import WATCHING_BUDDY
 
@@ -61,8 +61,10 @@ def _handles_open_red_alarm(user, person, worker_id, obj) -> bool:
     return role_grants_in_scope(user, (ALARM, ACT), reach_of(worker))
 
 
-# ALM-02: the alarm centre sees the worker's next of kin while a red alarm of theirs is
-# open (the police will ask).
+# ALM-02, ORG-03: whoever handles the worker's alarms (the security manager too) sees
+# their contact details and next of kin while a red alarm of theirs is open (the police
+# will ask).
 ALARM_HANDLER = "alarm_handler"
 declare_relation(ALARM_HANDLER, holds=_handles_open_red_alarm)
+grant_relation(ALARM_HANDLER, CONTACT, VIEW)
 grant_relation(ALARM_HANDLER, NEXT_OF_KIN, VIEW)

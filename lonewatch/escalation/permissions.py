@@ -25,7 +25,7 @@ from lonewatch.core.permissions import (
 )
 from lonewatch.escalation.models import Escalation
 from lonewatch.org.models import Person
-from lonewatch.org.permissions import LINE_REPORT, NEXT_OF_KIN
+from lonewatch.org.permissions import CONTACT, LINE_REPORT, NEXT_OF_KIN
 from lonewatch.org.roles import Role
 from lonewatch.visits.permissions import WATCHING_BUDDY
 
@@ -85,7 +85,9 @@ def _escalation_points(user, person, record, need) -> Q:
     return Q(**{f"{at(record, 'pk')}__in": escalated}) & points
 
 
-# ORG-03: escalation points see next of kin while an escalation about the worker is open.
+# ORG-03: escalation points see the worker's contact details and next of kin while an
+# escalation about the worker is open.
 ESCALATION_POINT = "escalation_point"
 declare_relation(ESCALATION_POINT, holds=_is_escalation_point, where=_escalation_points)
+grant_relation(ESCALATION_POINT, CONTACT, VIEW)
 grant_relation(ESCALATION_POINT, NEXT_OF_KIN, VIEW)

@@ -60,8 +60,11 @@ declare_record(
 
 grant(EVERYDAY_ROLES | {R.INDEPENDENT_CLINICIAN}, PERSON, VIEW)
 grant(EVERYDAY_ROLES, TEAM, VIEW)
-grant({R.LINE_MANAGER, R.SENIOR_MANAGER, R.SECURITY_MANAGER, R.ALARM_OPERATOR,
-       R.ADMINISTRATOR}, CONTACT, VIEW)
+# ORG-03: contact details, vehicle and known breaks are shown to the buddy and the
+# escalation points only while needed (the relations that grant them are declared by
+# visits, escalation and alarms). The alarm centre needs them at all times, to act the
+# moment an alarm comes in; administrators keep the records.
+grant({R.ALARM_OPERATOR, R.ADMINISTRATOR}, CONTACT, VIEW)
 grant({R.LINE_MANAGER, R.SENIOR_MANAGER, R.DIRECTORATE_LEAD, R.OCCUPATIONAL_HEALTH,
        R.ADMINISTRATOR}, FITNESS, VIEW)
 grant({R.OCCUPATIONAL_HEALTH}, FITNESS, CHANGE)
@@ -94,6 +97,5 @@ declare_relation(
         pk=worker_id, line_manager_id=person.pk).exists(),
     where=lambda user, person, record, need: Q(**{at(record, "line_manager_id"): person.pk}))
 grant_relation(LINE_REPORT, PERSON, VIEW)
-grant_relation(LINE_REPORT, CONTACT, VIEW)
 grant_relation(LINE_REPORT, FITNESS, VIEW)
 grant_relation(LINE_REPORT, ABSENCE, VIEW, CHANGE)
