@@ -120,8 +120,11 @@ def raise_alert(request, kind):
     elif kind == Alarm.Kind.RED:
         messages.success(request, "Red alert sent. The alarm centre is coming to you.")
     else:
-        messages.success(request, "Amber alert logged with your location"
-                         + (" and your voice memo." if memo is not None else "."))
+        # ALM-01: say what was kept, and only that.
+        kept = [what for what, there in (("your location", alarm.lat is not None),
+                                          ("your voice memo", memo is not None)) if there]
+        messages.success(request, "Amber alert logged" + (f" with {' and '.join(kept)}."
+                                                          if kept else "."))
     return redirect("my_day")
 
 

@@ -18,7 +18,7 @@ from lonewatch.escalation.permissions import POLICY
 from lonewatch.org.access import access_me, access_team
 from lonewatch.org.models import Person
 from lonewatch.visits import actions, fastpath
-from lonewatch.visits.access import access_session
+from lonewatch.visits.access import access_session, timeline
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.models import Session
 
@@ -186,7 +186,7 @@ def list_sessions(request, state: str | None = None):
             tags=["sessions"])
 def get_session(request, session_id: int):
     session = access_session(request.user, session_id)
-    session.timeline = list(session.events.order_by("at", "id"))
+    session.timeline = list(timeline(session, request.user))
     return session
 
 

@@ -21,6 +21,7 @@ from lonewatch.escalation.models import Escalation, Target
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel, Delivery
+from lonewatch.org.people import line_managers
 from lonewatch.visits.actions import close, renew_deadline, write_delivery_lines
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
@@ -195,7 +196,7 @@ def _remind_handler(escalation: Escalation, now, outbox, events: list) -> None:
     times = max(1, int((now - escalation.acknowledged_at) / interval))
     people = [handler]
     if times >= 2:
-        people += [p for p in recipients.line_managers(session.worker) if p != handler]
+        people += [p for p in line_managers(session.worker) if p != handler]
     subject, body, link = messages.still_handling(session, escalation, handler.full_name, now)
     outbox.add(people, [Channel.PUSH, Channel.SMS, Channel.IN_APP], subject=subject, body=body,
                link=link, purpose=f"handling_reminder_{times}",

@@ -18,6 +18,7 @@ from lonewatch.notify.models import Channel
 from lonewatch.org.access import access_me, access_team
 from lonewatch.org.models import Team
 from lonewatch.org.permissions import CONTACT, NEXT_OF_KIN
+from lonewatch.visits.access import timeline
 
 ROWS = 8
 SAVED = ("Saved. New missed check-ins follow these steps; ones already escalating keep the "
@@ -162,7 +163,8 @@ def escalation_detail(request, escalation_id, form=None, status=200):
     session = escalation.session
     return render(request, "visits/escalation_detail.html", {
         "escalation": escalation, "session": session,
-        "events": session.events.filter(at__gte=escalation.missed_at).order_by("-at", "-id"),
+        "events": timeline(session, request.user).filter(at__gte=escalation.missed_at)
+        .reverse(),
         "can_act": perms.can(request.user, perms.ACT, ESCALATION, escalation),
         "can_contact": perms.can(request.user, perms.VIEW, CONTACT, session.worker),
         "can_next_of_kin": perms.can(request.user, perms.VIEW, NEXT_OF_KIN,

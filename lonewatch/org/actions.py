@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.core import audit
+from lonewatch.org import hooks
 from lonewatch.org.models import Absence, NextOfKin, Person
 
 CONTACT_FIELDS = ("email", "mobile", "vehicle_description", "description", "known_breaks")
@@ -36,7 +37,9 @@ def do_update_contact(person: Person, *, actor, **values) -> Person:
 
 
 def do_set_fitness(person: Person, *, unable: bool, review: date | None, actor) -> Person:
-    """ORG-04: occupational health marks a person unable to work alone, with a review date."""
+    """ORG-04: occupational health marks a person unable to work alone, with a review date.
+    The mark stays until occupational health lifts it: the review date reminds them, it
+    does not end the block."""
     if unable and review is None:
         raise ValueError("a review date is needed when marking someone unable to work alone")
     with transaction.atomic():
@@ -45,13 +48,17 @@ def do_set_fitness(person: Person, *, unable: bool, review: date | None, actor) 
                   "review": person.unable_to_work_alone_review}
         person.unable_to_work_alone = unable
         person.unable_to_work_alone_review = review if unable else None
-        person.save(update_fields=["unable_to_work_alone", "unable_to_work_alone_review"])
+        person.unable_to_work_alone_reminded = None
+        person.save(update_fields=["unable_to_work_alone", "unable_to_work_alone_review",
+                                   "unable_to_work_alone_reminded"])
         audit.record("person.fitness.update", actor=actor, obj=person,
                      summary=(f"{person.full_name} marked unable to work alone until review"
                               if unable else f"{person.full_name} cleared to work alone"),
                      before=before,
                      after={"unable_to_work_alone": unable,
                             "review": person.unable_to_work_alone_review})
+        if unable and not before["unable_to_work_alone"]:
+            hooks.fitness_block_recorded(person, actor=actor)
     return person
 
 

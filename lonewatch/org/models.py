@@ -75,6 +75,9 @@ class Person(models.Model):
     # ORG-04: occupational health's mark; such a person cannot start a session.
     unable_to_work_alone = models.BooleanField(default=False)
     unable_to_work_alone_review = models.DateField(null=True, blank=True)
+    # The review date occupational health was last reminded of (the reminder is a row
+    # the worker scans: a review date reached and not yet reminded).
+    unable_to_work_alone_reminded = models.DateField(null=True, blank=True)
     # MOV-05: location is kept only for a worker who has recorded consent.
     location_consent_at = models.DateTimeField(null=True, blank=True)
     # Check-out PIN, hashed like a password (MOV-02).
@@ -85,6 +88,9 @@ class Person(models.Model):
     class Meta:
         ordering = ["full_name"]
         verbose_name_plural = "people"
+        indexes = [models.Index(fields=["unable_to_work_alone_review"],
+                                name="person_fitness_review_idx",
+                                condition=Q(unable_to_work_alone=True))]
 
     def __str__(self):
         return self.full_name

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from lonewatch import clock
@@ -20,6 +20,7 @@ from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
 from lonewatch.org import pins
 from lonewatch.org.models import Absence, Person, PinFailure
+from lonewatch.org.people import line_managers, role_holders
 from lonewatch.org.pins import Pin
 from lonewatch.org.roles import Role
 from lonewatch.visits import hooks, messages
@@ -136,12 +137,10 @@ def do_start_session(
     lat=None, lon=None, accuracy_m=None,
 ) -> Session:
     now = clock.now()
-    today = timezone.localdate(now)
     if timezone.is_naive(planned_start) or timezone.is_naive(planned_end):
         raise SessionError("Give the planned times with a time zone, like "
                            "2026-11-23T09:00:00Z or 2026-11-23T09:00:00+00:00.", "planned_start")
-    if worker.unable_to_work_alone and (worker.unable_to_work_alone_review is None
-                                        or worker.unable_to_work_alone_review > today):
+    if worker.unable_to_work_alone:  # ORG-04: until occupational health lifts it
         raise SessionError("Occupational health has advised that you must not work alone. "
                            "Talk to your line manager.")
     if kind not in Session.Kind.values:
@@ -275,6 +274,12 @@ def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
         audit.record("session.extend", actor=actor, obj=session,
                      summary=f"{session.worker.full_name} is running late: {reason[:150]}",
                      after={"due_at": session.due_at, "reason": reason[:500]})
+        # MOV-02: the buddy is told, in Lonewatch and on their phone.
+        subject, body, link = messages.running_late(session, reason)
+        notify.queue([session.watching_buddy], [Channel.IN_APP, Channel.PUSH],
+                     subject=subject, body=body, link=link, purpose="running_late",
+                     organisation_id=session.worker.organisation_id,
+                     about=("session", session.pk))
     return session
 
 
@@ -413,3 +418,42 @@ def write_delivery_lines(lines: list[tuple[int, Outcome]], *, bulk: bool) -> Non
         insert_rows(SessionEvent, rows)
     else:
         SessionEvent.objects.bulk_create([SessionEvent(**row) for row in rows])
+
+
+def tell_line_manager_of_block(person: Person, *, actor) -> None:
+    """The ``org.hooks.fitness_block_recorded`` handler (ORG-04): a block recorded while
+    the worker has a running session tells their line manager at once. Runs inside the
+    caller's transaction."""
+    session = Session.objects.filter(worker=person).exclude(
+        state=Session.State.ENDED).select_related("worker").first()
+    if session is None:
+        return
+    subject, body, link = messages.block_during_session(person, session)
+    notify.queue(line_managers(person), [Channel.IN_APP, Channel.PUSH, Channel.EMAIL],
+                 subject=subject, body=body, link=link, purpose="fitness_block_in_session",
+                 organisation_id=person.organisation_id, about=("session", session.pk))
+
+
+def remind_fitness_reviews(limit: int = 100) -> int:
+    """ORG-04: when the review date of an unable-to-work-alone mark comes, occupational
+    health is reminded, once per review date. The mark itself stays until they lift it."""
+    today = timezone.localdate(clock.now())
+    with transaction.atomic():
+        ids = claim(Person.objects.filter(
+            unable_to_work_alone=True, unable_to_work_alone_review__lte=today).filter(
+            Q(unable_to_work_alone_reminded__isnull=True)
+            | Q(unable_to_work_alone_reminded__lt=F("unable_to_work_alone_review")))
+            .order_by("unable_to_work_alone_review"), limit=limit)
+        for person in Person.objects.filter(pk__in=ids).select_related("team"):
+            advisors = role_holders(Role.OCCUPATIONAL_HEALTH, person)
+            subject, body, link = messages.fitness_review_due(person)
+            notify.queue(advisors, [Channel.IN_APP, Channel.EMAIL], subject=subject,
+                         body=body, link=link, purpose="fitness_review_due",
+                         organisation_id=person.organisation_id, about=("person", person.pk))
+            Person.objects.filter(pk=person.pk).update(
+                unable_to_work_alone_reminded=person.unable_to_work_alone_review)
+            audit.record("person.fitness.review_due", actor=None, obj=person,
+                         summary=f"Occupational health reminded to review {person.full_name}",
+                         after={"review": person.unable_to_work_alone_review,
+                                "told": [a.pk for a in advisors]})
+    return len(ids)

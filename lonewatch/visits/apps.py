@@ -10,6 +10,8 @@ class VisitsConfig(AppConfig):
         # with the engine and its hook handlers with the lower layers (docs/architecture.md
         # lists them all).
         from lonewatch.notify.hooks import delivery_outcomes
+        from lonewatch.org import hooks as org_hooks
         from lonewatch.visits import actions, permissions, scanners  # noqa: F401
 
         delivery_outcomes.connect(actions.record_delivery_outcomes)
+        org_hooks.fitness_block_recorded.connect(actions.tell_line_manager_of_block)

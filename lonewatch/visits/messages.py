@@ -18,3 +18,38 @@ def reminder(session, *, end: bool = False) -> tuple[str, str, str]:
         "running late.",
         link("my_day"),
     )
+
+
+def running_late(session, reason: str) -> tuple[str, str, str]:
+    """MOV-02: the buddy hears that the worker is running late, and until when."""
+    worker = session.worker
+    return (
+        f"{worker.full_name} is running late",
+        f"{worker.full_name} is running late at {session.address} ({reason[:150]}). Their "
+        f"next check-in is due at {hhmm(session.due_at)}; you will be told if they miss it.",
+        link("buddy"),
+    )
+
+
+def block_during_session(worker, session) -> tuple[str, str, str]:
+    """ORG-04: occupational health marked a worker unable to work alone while a session
+    of theirs runs."""
+    return (
+        f"{worker.full_name} must not work alone: a session is running",
+        f"Occupational health has just advised that {worker.full_name} must not work "
+        f"alone, and they are on a {session.get_kind_display().lower()} at "
+        f"{session.address} now. Contact them and arrange for them to stop or be "
+        "accompanied.",
+        link("session", session.pk),
+    )
+
+
+def fitness_review_due(worker) -> tuple[str, str, str]:
+    """ORG-04: the review date of an unable-to-work-alone mark has come."""
+    return (
+        f"Review due: {worker.full_name} must not work alone",
+        f"The review of {worker.full_name}'s advice not to work alone was due on "
+        f"{worker.unable_to_work_alone_review:%d %B %Y}. The advice stays until you lift "
+        "it: review it and lift it or set a new review date.",
+        link("person", worker.pk),
+    )

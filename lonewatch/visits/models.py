@@ -100,6 +100,9 @@ class SessionEvent(models.Model):
         LOCATION = "location", "Location"
         PIN_FAILED = "pin_failed", "Wrong check-out PIN"
 
+    # Lines about messages (to the worker or to others): see ``visits.access.timeline``.
+    MESSAGE_KINDS = (Kind.DELIVERY, Kind.DELIVERY_FAILED)
+
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
     kind = models.CharField(max_length=30, choices=Kind.choices)

@@ -11,7 +11,7 @@ from lonewatch.core import permissions as perms
 from lonewatch.org.access import access_me
 from lonewatch.org.permissions import CONTACT, NEXT_OF_KIN
 from lonewatch.visits import actions
-from lonewatch.visits.access import access_session
+from lonewatch.visits.access import access_session, timeline
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.forms import PinForm
 
@@ -19,7 +19,7 @@ from lonewatch.visits.forms import PinForm
 def session_detail(request, session_id):
     session = access_session(request.user, session_id)
     return render(request, "visits/session_detail.html", {
-        "session": session, "events": session.events.order_by("-at", "-id"),
+        "session": session, "events": timeline(session, request.user).reverse(),
         "escalations": session.escalations.all(),
         "can_contact": perms.can(request.user, perms.VIEW, CONTACT, session.worker),
         "can_next_of_kin": perms.can(request.user, perms.VIEW, NEXT_OF_KIN,

@@ -18,7 +18,7 @@ from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.org.roles import Role
 from lonewatch.visits import actions
-from lonewatch.visits.access import access_session
+from lonewatch.visits.access import access_session, timeline
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.forms import EndForm, ExtendForm, StartForm, read_coordinate
 from lonewatch.visits.models import Session
@@ -44,7 +44,7 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
         context["recent"] = Session.objects.filter(worker=me, state=Session.State.ENDED)[:5]
         context["can_start"] = bool(me.buddy_id and me.buddy_accepted_at and me.pin_hash)
     else:
-        context["events"] = session.events.order_by("-at", "-id")[:30]
+        context["events"] = timeline(session, request.user).reverse()[:30]
         context["extend_form"] = extend_form or ExtendForm()
         context["end_form"] = end_form or EndForm()
         context["escalation"] = session.escalations.exclude(

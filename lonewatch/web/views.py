@@ -106,6 +106,8 @@ def person_detail(request, person_id, absence_form=None, status=200):
         "can_change_absence": perms.can(user, perms.CHANGE, ABSENCE, person),
         "absences": person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"),
         "absence_form": absence_form or AbsenceForm(),
+        "review_overdue": person.unable_to_work_alone and person.unable_to_work_alone_review
+        is not None and person.unable_to_work_alone_review <= timezone.localdate(clock.now()),
     }
     if perms.can(user, perms.CHANGE, SECOND_FACTOR, person) and person.user_id != user.pk:
         # ORG-06: an administrator may open enrolment of a first authenticator app.
