@@ -107,6 +107,16 @@ def starts_take(content_type: str, data: bytes) -> bool:
     return _looks_like(content_type, data)
 
 
+def check_size(size) -> None:
+    """ALM-02: the one size rule for a slice of audio or a voice memo. Given the declared
+    size (a Content-Length header, as text or a number), it refuses before the body is
+    read; ``add_chunk`` checks what did arrive the same way."""
+    text = str(size if size is not None else 0).strip() or "0"
+    if not text.isdigit() or int(text) > settings.ALARM_AUDIO_CHUNK_BYTES:
+        raise AudioError(f"A chunk can be at most {settings.ALARM_AUDIO_CHUNK_BYTES} bytes.",
+                         413)
+
+
 def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) -> AudioChunk:
     content_type = (content_type or "").split(";")[0].strip().lower()
     if getattr(actor, "person", None) != alarm.worker:
@@ -125,9 +135,7 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
                          f"{', '.join(sorted(MAGIC))}.", 415)
     if not data:
         raise AudioError("The chunk is empty.")
-    if len(data) > settings.ALARM_AUDIO_CHUNK_BYTES:
-        raise AudioError(f"A chunk can be at most {settings.ALARM_AUDIO_CHUNK_BYTES} bytes.",
-                         413)
+    check_size(len(data))
     first = alarm.audio_chunks.order_by("seq").first()
     if first is not None and first.content_type != content_type:
         raise AudioError(f"This recording is {first.content_type}; send the same type.", 415)

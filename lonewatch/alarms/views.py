@@ -1,7 +1,6 @@
 """The alarm-centre console: loudest first, live over server-sent events (ALM-02..05)."""
 
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -129,9 +128,10 @@ def raise_alert(request, kind):
 
 
 def _attach_memo(alarm, memo, *, actor) -> None:
-    # Refused by its size before it is read.
-    if memo.size > settings.ALARM_AUDIO_CHUNK_BYTES:
-        raise audio.AudioError("The voice memo is too long.", 413)
+    try:
+        audio.check_size(memo.size)  # refused by its size before it is read
+    except audio.AudioError:
+        raise audio.AudioError("The voice memo is too long.", 413) from None
     audio.add_chunk(alarm, actor=actor, seq=0, content_type=memo.content_type,
                     data=memo.read())
 
@@ -155,12 +155,8 @@ def alarm_audio(request, alarm_id):
         seq = int(request.GET.get("seq", ""))
     except ValueError:
         return _refused("seq must be a whole number from 0.", 400)
-    length = request.headers.get("Content-Length") or "0"
-    if not length.isdigit() or int(length) > settings.ALARM_AUDIO_CHUNK_BYTES:
-        # Refused before the body is read.
-        return _refused(f"A chunk can be at most {settings.ALARM_AUDIO_CHUNK_BYTES} bytes.",
-                        413)
     try:
+        audio.check_size(request.headers.get("Content-Length"))  # before the body is read
         chunk = audio.add_chunk(alarm, actor=request.user, seq=seq,
                                 content_type=request.content_type, data=request.body)
     except audio.AudioError as error:

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from django.conf import settings
 from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -237,11 +236,8 @@ def cancel(request, alarm_id: int, payload: CancelIn):
              summary="A chunk of audio (the body, with its Content-Type) at position `seq`")
 def add_audio(request, alarm_id: int, seq: int):
     alarm = _access(request.user, alarm_id)
-    length = int(request.headers.get("Content-Length") or 0)
-    if length > settings.ALARM_AUDIO_CHUNK_BYTES:
-        # Refused before the body is read.
-        raise HttpError(413, f"A chunk can be at most {settings.ALARM_AUDIO_CHUNK_BYTES} bytes.")
     try:
+        audio.check_size(request.headers.get("Content-Length"))  # before the body is read
         chunk = audio.add_chunk(alarm, actor=request.user, seq=seq,
                                 content_type=request.content_type, data=request.body)
     except audio.AudioError as error:

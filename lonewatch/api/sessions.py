@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from ninja import Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 
@@ -12,10 +11,13 @@ from lonewatch.api.schemas import Error
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
-from lonewatch.escalation.access import access_escalation
+from lonewatch.escalation.access import (
+    access_default_policy,
+    access_escalation,
+    access_team_policy,
+)
 from lonewatch.escalation.models import Escalation
-from lonewatch.escalation.permissions import POLICY
-from lonewatch.org.access import access_me, access_team
+from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.visits import actions, fastpath
 from lonewatch.visits.access import access_session, timeline
@@ -291,9 +293,7 @@ def _policy_out(steps) -> dict:
                                                            404: Error}, tags=["teams"],
             summary="The steps a new escalation in this team follows (ESC-01)")
 def get_policy(request, team_id: int):
-    team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.VIEW, POLICY, team):
-        raise PermissionDenied("You cannot see this team's escalation policy.")
+    team = access_team_policy(request.user, team_id)
     return _policy_out(policy.steps_for(team))
 
 
@@ -301,9 +301,7 @@ def get_policy(request, team_id: int):
                                                            403: Error, 404: Error},
             tags=["teams"], summary="Replace the team's escalation steps (ESC-01)")
 def put_policy(request, team_id: int, payload: PolicyIO):
-    team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.CHANGE, POLICY, team):
-        raise PermissionDenied("Only the team's managers can change its escalation policy.")
+    team = access_team_policy(request.user, team_id, action=perms.CHANGE)
     try:
         policy.do_set_policy(team, [s.dict() for s in payload.steps], actor=request.user)
     except policy.PolicyError as error:
@@ -315,35 +313,22 @@ def put_policy(request, team_id: int, payload: PolicyIO):
                                                               404: Error},
                tags=["teams"], summary="The team follows the trust default again (ESC-01)")
 def delete_policy(request, team_id: int):
-    team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.CHANGE, POLICY, team):
-        raise PermissionDenied("Only the team's managers can change its escalation policy.")
+    team = access_team_policy(request.user, team_id, action=perms.CHANGE)
     policy.do_clear_team_policy(team, actor=request.user)
     return Status(204, None)
-
-
-def _organisation(request, action: str):
-    """The caller's organisation, if they may see (or change) its default policy."""
-    organisation = access_me(request.user).organisation
-    if not perms.can(request.user, action, POLICY, organisation):
-        if action == perms.VIEW:
-            raise PermissionDenied("You cannot see the trust default escalation policy.")
-        raise PermissionDenied("Only the security manager and administrators can change the "
-                               "trust default escalation policy.")
-    return organisation
 
 
 @router.get("/escalation-policy", response={200: PolicyIO, 403: Error}, tags=["teams"],
             summary="The trust default: the steps of every team without its own (ESC-01)")
 def get_default_policy(request):
-    organisation = _organisation(request, perms.VIEW)
+    organisation = access_default_policy(request.user)
     return _policy_out(policy.default_steps(organisation.pk))
 
 
 @router.put("/escalation-policy", response={200: PolicyIO, 400: Error, 403: Error},
             tags=["teams"], summary="Replace the trust default escalation steps (ESC-01)")
 def put_default_policy(request, payload: PolicyIO):
-    organisation = _organisation(request, perms.CHANGE)
+    organisation = access_default_policy(request.user, action=perms.CHANGE)
     try:
         steps = policy.do_set_default_policy(organisation, [s.dict() for s in payload.steps],
                                              actor=request.user)

@@ -6,7 +6,6 @@ worker.claim), act, and commit; the step index moves on in the same transaction
 as the step's deliveries are queued, so a step can neither be lost nor fire twice.
 """
 
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -72,7 +71,7 @@ def start_due(limit: int = START_BATCH) -> int:
             escalations.append({
                 "id": escalation.pk, "session_id": pk, "state": Escalation.State.OPEN,
                 "missed_at": due_at, "steps": steps, "next_step": escalation.next_step,
-                "next_step_at": escalation.next_step_at, "active_token": uuid.uuid4(),
+                "next_step_at": escalation.next_step_at,
                 "outcome": "", "note": ""})
         bulk.insert_rows(Escalation, escalations)
         bulk.insert_rows(SessionEvent, events)  # the step first, then what it sent
@@ -108,7 +107,13 @@ def _claim_overdue(now, limit: int) -> list[tuple]:
 
 
 def fire_due(limit: int = 200) -> int:
-    """Fire every escalation step whose time has come."""
+    """Fire every escalation step whose time has come.
+
+    The guard against a late or duplicate firing is the row lock: due rows are claimed
+    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the one write lock on SQLite) and read
+    again under it, and only an escalation still open fires. An acknowledge or resolve
+    takes the same lock, so it either lands before the claim (nothing fires) or waits
+    for the step's commit. No token is needed beside it."""
     now = clock.now()
     with transaction.atomic():
         ids = claim(Escalation.objects.filter(next_step_at__lte=now).order_by("next_step_at"),
@@ -236,9 +241,8 @@ def do_acknowledge(escalation: Escalation, *, actor) -> Escalation:
         escalation.acknowledged_by, escalation.acknowledged_at = actor, now
         # The policy's steps stop; a reminder to the handler takes their place.
         escalation.next_step_at = now + timedelta(seconds=settings.HANDLING_REMINDER_SECONDS)
-        escalation.active_token = uuid.uuid4()
         escalation.save(update_fields=["state", "acknowledged_by", "acknowledged_at",
-                                       "next_step_at", "active_token"])
+                                       "next_step_at"])
         session = escalation.session
         name = actor.person.full_name
         SessionEvent.objects.create(session=session, at=now, actor=actor,
@@ -281,9 +285,8 @@ def _resolve(escalation, *, outcome, note, actor) -> Session:
     escalation.resolved_by, escalation.resolved_at = actor, now
     escalation.outcome, escalation.note = outcome, note[:2000]
     escalation.next_step_at = None
-    escalation.active_token = uuid.uuid4()
     escalation.save(update_fields=["state", "resolved_by", "resolved_at", "outcome", "note",
-                                   "next_step_at", "active_token"])
+                                   "next_step_at"])
     session = Session.objects.select_for_update().get(pk=escalation.session_id)
     label = Escalation.Outcome(outcome).label
     who = actor.person.full_name if actor and hasattr(actor, "person") else "Lonewatch"

@@ -1,6 +1,5 @@
 """Escalation policies and running escalations (ESC-01 … ESC-03)."""
 
-import uuid
 
 from django.conf import settings
 from django.db import models
@@ -78,8 +77,6 @@ class Escalation(models.Model):
     steps = models.JSONField(help_text="the policy's steps, frozen when the escalation began")
     next_step = models.PositiveSmallIntegerField(default=0)
     next_step_at = models.DateTimeField(null=True, blank=True)
-    # Swapped on acknowledge or resolve, so a worker holding an old token does nothing.
-    active_token = models.UUIDField(default=uuid.uuid4)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                         on_delete=models.PROTECT, related_name="+")
     acknowledged_at = models.DateTimeField(null=True, blank=True)

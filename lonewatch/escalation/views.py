@@ -2,7 +2,6 @@
 that every team without its own follows (ESC-01)."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -10,12 +9,15 @@ from django.views.decorators.http import require_POST
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
-from lonewatch.escalation.access import access_escalation
+from lonewatch.escalation.access import (
+    access_default_policy,
+    access_escalation,
+    access_team_policy,
+)
 from lonewatch.escalation.forms import ResolveForm
 from lonewatch.escalation.models import EscalationPolicy, Target
 from lonewatch.escalation.permissions import ESCALATION, POLICY
 from lonewatch.notify.models import Channel
-from lonewatch.org.access import access_me, access_team
 from lonewatch.org.models import Team
 from lonewatch.org.permissions import CONTACT, NEXT_OF_KIN
 from lonewatch.visits.access import timeline
@@ -93,14 +95,11 @@ def _page(request, context: dict, status: int = 200):
 
 
 def team_policy(request, team_id):
-    team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.VIEW, POLICY, team):
-        raise PermissionDenied("Only the team's managers can see its escalation policy.")
+    team = access_team_policy(request.user, team_id)
     can_change = perms.can(request.user, perms.CHANGE, POLICY, team)
     rows, errors = None, None
     if request.method == "POST":
-        if not can_change:
-            raise PermissionDenied("Only the team's managers can change its escalation policy.")
+        access_team_policy(request.user, team_id, action=perms.CHANGE)
         rows, errors = _save_posted(
             request, lambda raw: policy.do_set_policy(team, raw, actor=request.user))
         if errors is None:
@@ -116,9 +115,7 @@ def team_policy(request, team_id):
 
 @require_POST
 def team_policy_follow_default(request, team_id):
-    team = access_team(request.user, team_id)
-    if not perms.can(request.user, perms.CHANGE, POLICY, team):
-        raise PermissionDenied("Only the team's managers can change its escalation policy.")
+    team = access_team_policy(request.user, team_id, action=perms.CHANGE)
     if policy.do_clear_team_policy(team, actor=request.user):
         messages.success(request, f"{team.name} now follows the trust default escalation "
                                   "policy. Missed check-ins that are already escalating keep "
@@ -130,15 +127,11 @@ def team_policy_follow_default(request, team_id):
 
 
 def default_policy(request):
-    organisation = access_me(request.user).organisation
-    if not perms.can(request.user, perms.VIEW, POLICY, organisation):
-        raise PermissionDenied("Only managers can see the trust default escalation policy.")
+    organisation = access_default_policy(request.user)
     can_change = perms.can(request.user, perms.CHANGE, POLICY, organisation)
     rows, errors = None, None
     if request.method == "POST":
-        if not can_change:
-            raise PermissionDenied("Only the security manager and administrators can change "
-                                   "the trust default escalation policy.")
+        access_default_policy(request.user, action=perms.CHANGE)
         rows, errors = _save_posted(request, lambda raw: policy.do_set_default_policy(
             organisation, raw, actor=request.user))
         if errors is None:
