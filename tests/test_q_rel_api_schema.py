@@ -272,7 +272,8 @@ def test_q_rel_true_is_not_taken_for_a_position_and_raises_nothing(client, nina_
     assert not Alarm.objects.exists()
 
 
-def test_q_rel_refusals_at_the_edge_say_what_to_change_and_change_nothing(client, trust):
+def test_q_rel_refusals_at_the_edge_say_what_to_change_and_change_nothing(client, trust,
+                                                                         nina_ready):
     maria = _bearer(trust.people["maria"])
     url = f"/api/v1/teams/{trust.north.pk}/escalation-policy"
     for steps, words in [
@@ -293,6 +294,15 @@ def test_q_rel_refusals_at_the_edge_say_what_to_change_and_change_nothing(client
     listed = client.get("/api/v1/sessions?state=asleep", headers=maria)
     assert listed.status_code == 400
     assert "state must be one of active, overdue, ended" in listed.json()["detail"]
+    now = clock.now()
+    started = client.post("/api/v1/sessions", {
+        "kind": "visit", "address": "1 Long Lane " * 30, "planned_start": now.isoformat(),
+        "planned_end": (now + timedelta(hours=1)).isoformat(),
+        "buddy_id": trust.people["ben"].pk, "interval_seconds": 900,
+    }, content_type="application/json", headers=_bearer(nina_ready))
+    assert started.status_code == 400
+    assert "address can be at most 300 characters long" in started.json()["detail"]
+    assert not Session.objects.exists()
 
 
 def test_q_rel_the_schema_takes_its_choices_from_the_models(client, db):

@@ -53,7 +53,7 @@ def within(bounds: Bounds) -> Any:
     return Annotated[float, Field(ge=bounds.low, le=bounds.high), BeforeValidator(check)]
 
 
-def said(missing: str) -> Any:
+def said(missing: str, *, max_length: int | None = None) -> Any:
     """Text with something in it besides spaces; without, the refusal says ``missing``."""
 
     def check(value):
@@ -61,7 +61,7 @@ def said(missing: str) -> Any:
             raise SessionError(missing)
         return value
 
-    return Annotated[str, Field(pattern=r"\S"), BeforeValidator(check)]
+    return Annotated[str, Field(pattern=r"\S", max_length=max_length), BeforeValidator(check)]
 
 
 def _interval_bounds(schema: dict) -> None:

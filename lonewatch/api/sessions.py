@@ -35,7 +35,7 @@ router = Router()
 
 class SessionIn(Schema):
     kind: one_of(Session.Kind)
-    address: Annotated[said("Enter where you are going."), Field(max_length=300)]
+    address: said("Enter where you are going.", max_length=300)
     postcode: Annotated[str, Field(max_length=10)] = ""
     place_lat: Latitude | None = None
     place_lon: Longitude | None = None

@@ -84,7 +84,7 @@ def _problem(error: dict) -> str:
         return f"{where} is required"
     if kind in _LIMITS:
         return f"{where} must be {_LIMITS[kind]} {next(iter(ctx.values()))}"
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and ctx.get("field_type") != "List"):
         return f"{where} can be at most {ctx['max_length']} characters long"
     if kind in ("too_short", "too_long"):
         count = ctx["min_length"] if kind == "too_short" else ctx["max_length"]
