@@ -43,6 +43,12 @@ MAGIC = {
     "audio/aac": (b"\xff\xf1", b"\xff\xf9"),
 }
 
+# What the API takes, in the order a reader would look for them.
+CONTENT_TYPES = tuple(sorted(MAGIC))
+# The highest position a chunk may have: far beyond any alarm's audio, low enough that a
+# mistaken number is refused rather than stored.
+MAX_SEQ = 100_000
+
 # ALM-01: an amber alert's voice memo is sent with it, or just after it by a device that
 # sends the alert first; after this long, the amber takes no more audio.
 AMBER_MEMO_SECONDS = 10 * 60
@@ -128,11 +134,11 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
                              f"amber alert with it.", 409)
     elif not alarm.open_for_worker:
         raise AudioError("This alarm is not open: no more audio is taken.", 409)
-    if not 0 <= seq <= 100_000:
-        raise AudioError("seq must be a whole number from 0.")
+    if not 0 <= seq <= MAX_SEQ:
+        raise AudioError(f"seq must be a whole number from 0 to {MAX_SEQ}.")
     if content_type not in MAGIC:
         raise AudioError(f"That is not audio Lonewatch takes: send one of "
-                         f"{', '.join(sorted(MAGIC))}.", 415)
+                         f"{', '.join(CONTENT_TYPES)}.", 415)
     if not data:
         raise AudioError("The chunk is empty.")
     check_size(len(data))

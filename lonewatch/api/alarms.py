@@ -1,16 +1,19 @@
 """Amber and red alerts and their handling over the JSON API (ALM-01 … ALM-05, MOV-04)."""
 
 from datetime import datetime
+from typing import Annotated, Literal
 
+from django.conf import settings
 from django.http import HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import Field
 
 from lonewatch.alarms import actions, audio, stream, worker_view
 from lonewatch.alarms.access import access_alarm
 from lonewatch.alarms.models import Alarm
 from lonewatch.api.auth import BearerToken, SignedInSession
-from lonewatch.api.schemas import Error
+from lonewatch.api.schemas import AccuracyM, Latitude, Longitude, one_of, refusals
 from lonewatch.core import permissions as perms
 from lonewatch.core.sse import event_stream
 from lonewatch.org.access import access_me
@@ -20,10 +23,11 @@ router = Router(tags=["alarms"])
 
 
 class RaiseIn(Schema):
-    message: str = ""
-    lat: float | None = None
-    lon: float | None = None
-    accuracy_m: float | None = None
+    # ALM-01/02: an alert is never refused for a long message; the message is cut instead.
+    message: str = Field("", description="Kept up to 500 characters; the rest is cut")
+    lat: Latitude | None = Field(None, description="Give lat and lon together, or neither")
+    lon: Longitude | None = None
+    accuracy_m: AccuracyM | None = None
     discreet: bool = False
     # ALM-07: an external device (a pendant, a body-worn unit) sends with its own token.
     device: bool = False
@@ -31,9 +35,9 @@ class RaiseIn(Schema):
 
 class AlarmOut(Schema):
     id: int
-    kind: str
-    state: str
-    source: str
+    kind: one_of(Alarm.Kind)
+    state: one_of(Alarm.State)
+    source: one_of(Alarm.Source)
     worker_id: int
     session_id: int | None
     raised_at: datetime
@@ -42,7 +46,7 @@ class AlarmOut(Schema):
     lon: float | None
     accuracy_m: float | None
     acknowledged_at: datetime | None
-    category: str
+    category: one_of(Alarm.Category, blank=True)
     duress_suspected: bool
     emergency_reference: str
     drill: bool
@@ -58,29 +62,36 @@ class AlarmDetail(AlarmOut):
     timeline: list[EventOut]
 
 
+# Handling an alarm is never refused for a long note: the timeline shows its start.
+Note = Annotated[str, Field(description="Shown on the alarm's timeline, shortened if long")]
+
+
 class NoteIn(Schema):
-    note: str = ""
+    note: Note = ""
 
 
 class EscalateIn(Schema):
-    to: str
-    reference: str = ""
-    note: str = ""
+    to: Literal[tuple(actions.ESCALATE_TO)]
+    reference: str = Field("", description="The emergency services' incident reference: "
+                                            "needed when `to` is emergency_services; kept up "
+                                            "to 100 characters")
+    note: Note = ""
 
 
 class CloseIn(Schema):
-    category: str
-    worker_agreed: bool | None = None
-    note: str = ""
+    category: one_of(Alarm.Category)
+    worker_agreed: bool | None = Field(None, description="Must be true to close as "
+                                                         "false_alarm (ALM-05)")
+    note: Note = ""
 
 
 class RecategoriseIn(Schema):
-    category: str
-    note: str = ""
+    category: one_of(Alarm.Category)
+    note: Note = ""
 
 
 class CancelIn(Schema):
-    pin: str
+    pin: str = Field(description="The check-out PIN, or the duress PIN (MOV-04)")
 
 
 class CancelOut(Schema):
@@ -106,15 +117,15 @@ class TakeOut(Schema):
 
 
 class RecordingOut(Schema):
-    content_type: str | None
+    content_type: Literal[audio.CONTENT_TYPES] | None
     received: int
     takes: list[TakeOut]
 
 
 class LocationIn(Schema):
-    lat: float
-    lon: float
-    accuracy_m: float | None = None
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: AccuracyM | None = None
 
 
 def _access(user, alarm_id, action=perms.VIEW) -> Alarm:
@@ -133,24 +144,22 @@ def _raise(request, kind, payload: RaiseIn):
         raise HttpError(400, str(error)) from None
 
 
-@router.post("/ambers", response={201: AlarmOut, 400: Error, 403: Error},
+@router.post("/ambers", response={201: AlarmOut, **refusals(400, 403)},
              summary="Amber alert (ALM-01): logged with location and a message")
 def raise_amber(request, payload: RaiseIn):
     return Status(201, _raise(request, Alarm.Kind.AMBER, payload))
 
 
-@router.post("/alarms", response={201: AlarmOut, 400: Error, 403: Error},
+@router.post("/alarms", response={201: AlarmOut, **refusals(400, 403)},
              summary="Red alert (ALM-02): committed before this answer, then to the console")
 def raise_red(request, payload: RaiseIn):
     return Status(201, _raise(request, Alarm.Kind.RED, payload))
 
 
-@router.get("/alarms", response={200: list[AlarmOut], 400: Error})
-def list_alarms(request, state: str | None = None):
+@router.get("/alarms", response={200: list[AlarmOut], **refusals(400)})
+def list_alarms(request, state: one_of(Alarm.State) | None = None):
     found = perms.filter_visible(request.user, Alarm.objects.all())
     if state is not None:
-        if state not in Alarm.State.values:
-            raise HttpError(400, f"state must be one of {', '.join(Alarm.State.values)}")
         found = found.filter(state=state)
     return [worker_view.seen_by(request.user, alarm)
             for alarm in found.order_by("-raised_at")[:500]]
@@ -158,12 +167,16 @@ def list_alarms(request, state: str | None = None):
 
 @router.get("/alarms/events", summary="Server-sent events: `alarm.<kind>` per change, "
             "with the alarm's JSON; `Last-Event-ID` resumes after a disconnection",
-            response={200: None})
-def alarm_events(request):
-    return event_stream(stream.events(request.user, request.headers.get("Last-Event-ID")))
+            response={200: None, **refusals()},
+            openapi_extra={"responses": {200: {
+                "description": "Events as they happen, for as long as the client listens",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}}}}})
+def alarm_events(request, last_event_id: str | None = Header(
+        None, alias="Last-Event-ID", description="The id of the last event received")):
+    return event_stream(stream.events(request.user, last_event_id))
 
 
-@router.get("/alarms/{alarm_id}", response={200: AlarmDetail, 404: Error})
+@router.get("/alarms/{alarm_id}", response={200: AlarmDetail, **refusals(400, 404)})
 def get_alarm(request, alarm_id: int):
     return worker_view.seen_by(request.user, _access(request.user, alarm_id))
 
@@ -178,7 +191,7 @@ def _act(request, alarm_id, fn, **kwargs):
         raise HttpError(400, str(error)) from None
 
 
-ACT = {200: AlarmOut, 400: Error, 403: Error, 404: Error, 409: Error}
+ACT = {200: AlarmOut, **refusals(400, 403, 404, 409)}
 
 
 @router.post("/alarms/{alarm_id}/acknowledge", response=ACT)
@@ -214,8 +227,8 @@ def recategorise(request, alarm_id: int, payload: RecategoriseIn):
                 note=payload.note)
 
 
-@router.post("/alarms/{alarm_id}/cancel", response={200: CancelOut, 400: Error, 403: Error,
-                                                    404: Error, 409: Error},
+@router.post("/alarms/{alarm_id}/cancel",
+             response={200: CancelOut, **refusals(400, 403, 404, 409)},
              summary="The worker cancels within the cancel window (the duress PIN answers "
                      "alike)")
 def cancel(request, alarm_id: int, payload: CancelIn):
@@ -230,11 +243,18 @@ def cancel(request, alarm_id: int, payload: CancelIn):
     return {"id": alarm.pk, "cancelled": True}
 
 
-@router.post("/alarms/{alarm_id}/audio", response={201: ChunkOut, 400: Error, 403: Error,
-                                                   404: Error, 409: Error, 413: Error,
-                                                   415: Error},
-             summary="A chunk of audio (the body, with its Content-Type) at position `seq`")
-def add_audio(request, alarm_id: int, seq: int):
+@router.post("/alarms/{alarm_id}/audio",
+             response={201: ChunkOut, **refusals(400, 403, 404, 409, 413, 415)},
+             summary="A chunk of audio (the body, with its Content-Type) at position `seq`",
+             description=f"The first chunk (`seq` 0) must begin as its type does; every chunk "
+                         f"has the same type and at most {settings.ALARM_AUDIO_CHUNK_BYTES} "
+                         f"bytes. A chunk sent again with the same bytes changes nothing.",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 content_type: {"schema": {"type": "string", "format": "binary",
+                                           "minLength": 1}}
+                 for content_type in audio.CONTENT_TYPES}}})
+def add_audio(request, alarm_id: int,
+              seq: int = Query(ge=0, le=audio.MAX_SEQ, description="The chunk's position")):
     alarm = _access(request.user, alarm_id)
     try:
         audio.check_size(request.headers.get("Content-Length"))  # before the body is read
@@ -247,13 +267,16 @@ def add_audio(request, alarm_id: int, seq: int):
                         "starts_take": chunk.starts_take})
 
 
-@router.get("/alarms/{alarm_id}/recording", response={200: None, 403: Error, 404: Error},
+@router.get("/alarms/{alarm_id}/recording", response={200: None, **refusals(400, 403, 404)},
             summary="One take of the recording so far (every read is audited)",
             description="`X-Lonewatch-Takes` says how many takes there are, "
                         "`X-Lonewatch-Take-Parts` and `X-Lonewatch-Take-Bytes` how long each "
                         "is (comma-separated, take 1 first), `X-Lonewatch-Take` which one "
                         "this is and `X-Chunks-Waiting` how many of its chunks wait behind "
                         "a gap.",
+            openapi_extra={"responses": {200: {"description": "The take's audio", "content": {
+                content_type: {"schema": {"type": "string", "format": "binary"}}
+                for content_type in audio.CONTENT_TYPES}}}},
             # The console plays it with the operator's signed-in session.
             auth=[BearerToken(), SignedInSession()])
 def get_recording(request, alarm_id: int,
@@ -274,7 +297,7 @@ def get_recording(request, alarm_id: int,
 
 
 @router.get("/alarms/{alarm_id}/recording/takes",
-            response={200: RecordingOut, 403: Error, 404: Error},
+            response={200: RecordingOut, **refusals(400, 403, 404)},
             summary="The takes of the recording so far and how long each is (no audio, "
                     "not audited)",
             auth=[BearerToken(), SignedInSession()])
@@ -288,8 +311,8 @@ def recording_takes(request, alarm_id: int):
                        "last_received_at": t.last_received_at} for t in takes]}
 
 
-@router.post("/alarms/{alarm_id}/locations", response={200: AlarmOut, 400: Error, 403: Error,
-                                                       404: Error, 409: Error})
+@router.post("/alarms/{alarm_id}/locations",
+             response={200: AlarmOut, **refusals(400, 403, 404, 409)})
 def add_location(request, alarm_id: int, payload: LocationIn):
     alarm = _access(request.user, alarm_id)
     try:

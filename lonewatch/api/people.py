@@ -3,11 +3,22 @@ from datetime import datetime
 from django.http import Http404
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import Field
 
 from lonewatch import clock
 from lonewatch.accounts import actions as account_actions
 from lonewatch.accounts.models import ApiToken
-from lonewatch.api.schemas import Error, NextOfKinOut, PersonOut, PersonSummary, TeamOut, TokenOut
+from lonewatch.api.schemas import (
+    MAX_ID,
+    Id,
+    NextOfKinOut,
+    PersonOut,
+    PersonSummary,
+    TeamOut,
+    TokenOut,
+    one_of,
+    refusals,
+)
 from lonewatch.core import permissions as perms
 from lonewatch.org import actions
 from lonewatch.org.access import access_me, access_person, access_team
@@ -41,15 +52,17 @@ def _person_out(user, person: Person) -> dict:
     return out
 
 
-@router.get("/me", response={200: PersonOut, 403: Error}, summary="The caller's own record")
+@router.get("/me", response={200: PersonOut, **refusals(403)}, summary="The caller's own record")
 def me(request):
     person = access_me(request.user)
     return _person_out(request.user, access_person(request.user, person.pk))
 
 
-@router.get("/people", response=list[PersonSummary], summary="People the caller may see")
-def list_people(request, q: str = "", team_id: int | None = None,
-                limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)):
+@router.get("/people", response={200: list[PersonSummary], **refusals(400)},
+            summary="People the caller may see")
+def list_people(request, q: str = Query("", description="Part of the person's name"),
+                team_id: Id | None = None, limit: int = Query(100, ge=1, le=500),
+                offset: int = Query(0, ge=0, le=MAX_ID)):
     found = perms.filter_visible(request.user, Person.objects.select_related("team", "user"))
     if q:
         found = found.filter(full_name__icontains=q)
@@ -58,27 +71,28 @@ def list_people(request, q: str = "", team_id: int | None = None,
     return [_summary(p) for p in found.order_by("full_name")[offset:offset + limit]]
 
 
-@router.get("/people/{person_id}", response={200: PersonOut, 404: Error})
+@router.get("/people/{person_id}", response={200: PersonOut, **refusals(400, 404)})
 def get_person(request, person_id: int):
     return _person_out(request.user, access_person(request.user, person_id))
 
 
-@router.get("/people/{person_id}/next-of-kin", response={200: list[NextOfKinOut], 403: Error,
-                                                         404: Error},
+@router.get("/people/{person_id}/next-of-kin",
+            response={200: list[NextOfKinOut], **refusals(400, 403, 404)},
             summary="Next of kin (sensitive: every read is audited)")
 def get_next_of_kin(request, person_id: int):
     person = access_person(request.user, person_id, kind=NEXT_OF_KIN)
     return actions.read_next_of_kin(person, actor=request.user)
 
 
-@router.get("/teams", response=list[TeamOut], tags=["teams"])
+@router.get("/teams", response={200: list[TeamOut], **refusals()}, tags=["teams"])
 def list_teams(request):
     teams = perms.filter_visible(request.user, Team.objects.select_related("directorate"))
     return [{"id": t.pk, "name": t.name, "directorate_id": t.directorate_id,
              "directorate": t.directorate.name} for t in teams.order_by("name")]
 
 
-@router.get("/teams/{team_id}/members", response={200: list[PersonSummary], 404: Error},
+@router.get("/teams/{team_id}/members",
+            response={200: list[PersonSummary], **refusals(400, 404)},
             tags=["teams"])
 def team_members(request, team_id: int):
     team = access_team(request.user, team_id)
@@ -86,12 +100,14 @@ def team_members(request, team_id: int):
     return [_summary(p) for p in found.filter(team=team).order_by("full_name")]
 
 
-@router.get("/tokens", response=list[TokenOut], tags=["tokens"], summary="The caller's tokens")
+@router.get("/tokens", response={200: list[TokenOut], **refusals()}, tags=["tokens"],
+            summary="The caller's tokens")
 def list_tokens(request):
     return list(ApiToken.objects.filter(user=request.user))
 
 
-@router.post("/tokens/{token_id}/revoke", response={200: TokenOut, 404: Error}, tags=["tokens"])
+@router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **refusals(400, 404)},
+             tags=["tokens"])
 def revoke_token(request, token_id: int):
     token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
     if token is None:
@@ -102,30 +118,30 @@ def revoke_token(request, token_id: int):
 
 
 class AbsenceIn(Schema):
-    reason: str
-    starts_at: datetime
-    ends_at: datetime
+    reason: one_of(Absence.Reason)
+    starts_at: datetime = Field(description="With a time zone: 2026-12-01T09:00:00Z")
+    ends_at: datetime = Field(description="After starts_at")
 
 
 class AbsenceOut(Schema):
     id: int
     person_id: int
-    reason: str
+    reason: one_of(Absence.Reason)
     starts_at: datetime
     ends_at: datetime
 
 
-@router.get("/people/{person_id}/absences", response={200: list[AbsenceOut], 403: Error,
-                                                      404: Error}, tags=["absences"],
+@router.get("/people/{person_id}/absences",
+            response={200: list[AbsenceOut], **refusals(400, 403, 404)}, tags=["absences"],
             summary="Leave, sickness and off-duty periods ending from now on (BUD-02)")
 def list_absences(request, person_id: int):
     person = access_person(request.user, person_id, kind=ABSENCE)
     return list(person.absences.filter(ends_at__gt=clock.now()).order_by("starts_at"))
 
 
-@router.post("/people/{person_id}/absences", response={201: AbsenceOut, 400: Error,
-                                                       403: Error, 404: Error},
-             tags=["absences"], summary="Record leave, sickness or time off duty")
+@router.post("/people/{person_id}/absences",
+             response={201: AbsenceOut, **refusals(400, 403, 404)}, tags=["absences"],
+             summary="Record leave, sickness or time off duty")
 def add_absence(request, person_id: int, payload: AbsenceIn):
     person = access_person(request.user, person_id, kind=ABSENCE,
                            action=perms.CHANGE)
@@ -138,7 +154,7 @@ def add_absence(request, person_id: int, payload: AbsenceIn):
     return Status(201, absence)
 
 
-@router.delete("/absences/{absence_id}", response={204: None, 403: Error, 404: Error},
+@router.delete("/absences/{absence_id}", response={204: None, **refusals(400, 403, 404)},
                tags=["absences"])
 def remove_absence(request, absence_id: int):
     absence = Absence.objects.filter(pk=absence_id).first()

@@ -1,13 +1,24 @@
 """Sessions, check-ins, escalations and escalation policies over the JSON API."""
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
+from pydantic import BeforeValidator, Field
 
 from lonewatch.accounts.actions import authenticate_token
 from lonewatch.api.auth import RawBearer
-from lonewatch.api.schemas import Error
+from lonewatch.api.schemas import (
+    AccuracyM,
+    Id,
+    IntervalSeconds,
+    Latitude,
+    Longitude,
+    one_of,
+    refusals,
+    said,
+)
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalations
 from lonewatch.escalation import policy
@@ -16,39 +27,42 @@ from lonewatch.escalation.access import (
     access_escalation,
     access_team_policy,
 )
-from lonewatch.escalation.models import Escalation
+from lonewatch.escalation.models import Escalation, Target
+from lonewatch.notify.models import Channel
 from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.visits import actions, fastpath
 from lonewatch.visits.access import access_session, timeline
 from lonewatch.visits.actions import SessionError
-from lonewatch.visits.models import Session
+from lonewatch.visits.models import Session, SessionEvent
 
 router = Router()
 
 
 class SessionIn(Schema):
-    kind: str
-    address: str
-    postcode: str = ""
-    place_lat: float | None = None
-    place_lon: float | None = None
-    service_user_ref: str = ""
-    planned_start: datetime
-    planned_end: datetime
-    travel_mode: str = Session.Travel.CAR
-    vehicle: str = ""
-    buddy_id: int
-    cover_buddy_id: int | None = None
-    interval_seconds: int
-    lat: float | None = None
-    lon: float | None = None
-    accuracy_m: float | None = None
+    kind: one_of(Session.Kind)
+    address: said("Enter where you are going.", max_length=300)
+    postcode: Annotated[str, Field(max_length=10)] = ""
+    place_lat: Latitude | None = None
+    place_lon: Longitude | None = None
+    service_user_ref: Annotated[str, Field(max_length=60)] = ""
+    planned_start: datetime = Field(description="With a time zone: 2026-11-23T09:00:00Z")
+    planned_end: datetime = Field(description="After planned_start, and not yet past")
+    travel_mode: one_of(Session.Travel) = Session.Travel.CAR
+    vehicle: Annotated[str, Field(max_length=200)] = Field(
+        "", description="Empty: the vehicle on the worker's record")
+    buddy_id: Id = Field(description="The worker's buddy, who has accepted (BUD-01)")
+    cover_buddy_id: Id | None = Field(None, description="Needed while the buddy is away "
+                                                         "(BUD-02)")
+    interval_seconds: IntervalSeconds
+    lat: Latitude | None = Field(None, description="Give lat and lon together, or neither")
+    lon: Longitude | None = None
+    accuracy_m: AccuracyM | None = None
 
 
 class EventOut(Schema):
     at: datetime
-    kind: str
+    kind: one_of(SessionEvent.Kind)
     summary: str
     lat: float | None
     lon: float | None
@@ -57,16 +71,16 @@ class EventOut(Schema):
 
 class SessionOut(Schema):
     id: int
-    state: str
+    state: one_of(Session.State)
     due_at: datetime | None
     worker_id: int
-    kind: str
+    kind: one_of(Session.Kind)
     address: str
     postcode: str
     service_user_ref: str
     planned_start: datetime
     planned_end: datetime
-    travel_mode: str
+    travel_mode: one_of(Session.Travel)
     vehicle: str
     buddy_id: int
     cover_buddy_id: int | None
@@ -81,32 +95,36 @@ class SessionDetail(SessionOut):
 
 
 class CheckInIn(Schema):
-    lat: float | None = None
-    lon: float | None = None
-    accuracy_m: float | None = None
-    note: str = ""
+    lat: Latitude | None = Field(None, description="Give lat and lon together, or neither")
+    lon: Longitude | None = None
+    accuracy_m: AccuracyM | None = None
+    # MOV-02: a check-in is never refused for a long note; the note is cut instead.
+    note: str = Field("", description="Shown on the session's timeline, up to 200 "
+                                      "characters")
 
 
 class DueOut(Schema):
     id: int
-    state: str
+    state: one_of(Session.State)
     due_at: datetime | None
 
 
 class ExtendIn(Schema):
-    seconds: int
-    reason: str
+    seconds: IntervalSeconds
+    # Like a check-in, running late is never refused for a long reason; it is cut instead.
+    reason: said("Say why you are running late.") = Field(
+        description="Kept up to 500 characters; the rest is cut")
 
 
 class EndIn(Schema):
-    pin: str
+    pin: str = Field(description="The check-out PIN, or the duress PIN (MOV-04)")
 
 
 class EscalationOut(Schema):
     id: int
     session_id: int
     worker_id: int
-    state: str
+    state: one_of(Escalation.State)
     missed_at: datetime
     next_step: int
     next_step_at: datetime | None
@@ -114,23 +132,32 @@ class EscalationOut(Schema):
     acknowledged_at: datetime | None
     resolved_by: str | None
     resolved_at: datetime | None
-    outcome: str
+    outcome: one_of(Escalation.Outcome, blank=True)
     note: str
 
 
 class ResolveIn(Schema):
-    outcome: str
-    note: str = ""
+    # "Checked in late" is recorded by the worker's check-in, never chosen.
+    outcome: one_of(Escalation.Outcome, but=[Escalation.Outcome.LATE_CHECK_IN])
+    note: str = Field("", description="Kept up to 2,000 characters; the rest is cut")
 
 
 class StepIO(Schema):
-    after_seconds: int
-    notify: str
-    channels: list[str]
+    after_seconds: int = Field(ge=0, le=policy.MAX_AFTER_SECONDS,
+                               description="After the missed deadline; steps in this order")
+    notify: one_of(Target)
+    channels: list[one_of(Channel)] = Field(min_length=1)
+
+
+def _step_count(value):
+    if isinstance(value, list):
+        policy.check_step_count(value)
+    return value
 
 
 class PolicyIO(Schema):
-    steps: list[StepIO]
+    steps: Annotated[list[StepIO], Field(min_length=1, max_length=policy.MAX_STEPS),
+                     BeforeValidator(_step_count)]
 
 
 def _bad(error: SessionError):
@@ -158,7 +185,7 @@ def _colleague(person_id, what) -> Person | None:
     return found
 
 
-@router.post("/sessions", response={201: SessionOut, 400: Error, 403: Error},
+@router.post("/sessions", response={201: SessionOut, **refusals(400, 403)},
              tags=["sessions"], summary="Start a session (MOV-01)")
 def start_session(request, payload: SessionIn):
     me = access_me(request.user)
@@ -173,18 +200,16 @@ def start_session(request, payload: SessionIn):
     return Status(201, session)
 
 
-@router.get("/sessions", response=list[SessionOut], tags=["sessions"],
+@router.get("/sessions", response={200: list[SessionOut], **refusals(400)}, tags=["sessions"],
             summary="Sessions the caller may see")
-def list_sessions(request, state: str | None = None):
+def list_sessions(request, state: one_of(Session.State) | None = None):
     found = perms.filter_visible(request.user, Session.objects.all())
     if state is not None:
-        if state not in Session.State.values:
-            raise HttpError(400, f"state must be one of {', '.join(Session.State.values)}")
         found = found.filter(state=state)
     return list(found.order_by("-started_at")[:500])
 
 
-@router.get("/sessions/{session_id}", response={200: SessionDetail, 404: Error},
+@router.get("/sessions/{session_id}", response={200: SessionDetail, **refusals(400, 404)},
             tags=["sessions"])
 def get_session(request, session_id: int):
     session = access_session(request.user, session_id)
@@ -192,8 +217,7 @@ def get_session(request, session_id: int):
     return session
 
 
-@router.post("/sessions/{session_id}/checkins", response={200: DueOut, 400: Error, 401: Error,
-                                                         403: Error, 404: Error},
+@router.post("/sessions/{session_id}/checkins", response={200: DueOut, **refusals(400, 403, 404)},
              tags=["sessions"], auth=RawBearer(),
              summary="Check in (MOV-02): the next check-in is due one interval from now")
 def check_in(request, session_id: int, payload: CheckInIn):
@@ -215,8 +239,8 @@ def check_in(request, session_id: int, payload: CheckInIn):
     return session
 
 
-@router.post("/sessions/{session_id}/extend", response={200: DueOut, 400: Error, 403: Error,
-                                                       404: Error}, tags=["sessions"],
+@router.post("/sessions/{session_id}/extend", response={200: DueOut, **refusals(400, 403, 404)},
+             tags=["sessions"],
              summary="Running late: the next check-in is due `seconds` from now")
 def extend(request, session_id: int, payload: ExtendIn):
     session = access_session(request.user, session_id, action=perms.CHANGE)
@@ -228,8 +252,8 @@ def extend(request, session_id: int, payload: ExtendIn):
     return session
 
 
-@router.post("/sessions/{session_id}/end", response={200: DueOut, 400: Error, 403: Error,
-                                                    404: Error}, tags=["sessions"],
+@router.post("/sessions/{session_id}/end", response={200: DueOut, **refusals(400, 403, 404)},
+             tags=["sessions"],
              summary="Check out with the worker's PIN")
 def end(request, session_id: int, payload: EndIn):
     session = access_session(request.user, session_id, action=perms.CHANGE)
@@ -240,25 +264,24 @@ def end(request, session_id: int, payload: EndIn):
     return session
 
 
-@router.get("/escalations", response=list[EscalationOut], tags=["escalations"])
-def list_escalations(request, state: str | None = None):
+@router.get("/escalations", response={200: list[EscalationOut], **refusals(400)},
+            tags=["escalations"])
+def list_escalations(request, state: one_of(Escalation.State) | None = None):
     found = perms.filter_visible(request.user, Escalation.objects.select_related(
         "session", "acknowledged_by", "resolved_by"))
     if state is not None:
-        if state not in Escalation.State.values:
-            raise HttpError(400, f"state must be one of {', '.join(Escalation.State.values)}")
         found = found.filter(state=state)
     return [_escalation_out(e) for e in found.order_by("-missed_at")[:500]]
 
 
-@router.get("/escalations/{escalation_id}", response={200: EscalationOut, 404: Error},
+@router.get("/escalations/{escalation_id}", response={200: EscalationOut, **refusals(400, 404)},
             tags=["escalations"])
 def get_escalation(request, escalation_id: int):
     return _escalation_out(access_escalation(request.user, escalation_id))
 
 
 @router.post("/escalations/{escalation_id}/acknowledge",
-             response={200: EscalationOut, 403: Error, 404: Error, 409: Error},
+             response={200: EscalationOut, **refusals(400, 403, 404, 409)},
              tags=["escalations"], summary="I am handling this (stops further steps)")
 def acknowledge(request, escalation_id: int):
     escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
@@ -270,7 +293,7 @@ def acknowledge(request, escalation_id: int):
 
 
 @router.post("/escalations/{escalation_id}/resolve",
-             response={200: EscalationOut, 400: Error, 403: Error, 404: Error, 409: Error},
+             response={200: EscalationOut, **refusals(400, 403, 404, 409)},
              tags=["escalations"], summary="Record the outcome")
 def resolve(request, escalation_id: int, payload: ResolveIn):
     escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
@@ -289,17 +312,17 @@ def _policy_out(steps) -> dict:
                        "channels": list(s.channels)} for s in steps]}
 
 
-@router.get("/teams/{team_id}/escalation-policy", response={200: PolicyIO, 403: Error,
-                                                           404: Error}, tags=["teams"],
+@router.get("/teams/{team_id}/escalation-policy",
+            response={200: PolicyIO, **refusals(400, 403, 404)}, tags=["teams"],
             summary="The steps a new escalation in this team follows (ESC-01)")
 def get_policy(request, team_id: int):
     team = access_team_policy(request.user, team_id)
     return _policy_out(policy.steps_for(team))
 
 
-@router.put("/teams/{team_id}/escalation-policy", response={200: PolicyIO, 400: Error,
-                                                           403: Error, 404: Error},
-            tags=["teams"], summary="Replace the team's escalation steps (ESC-01)")
+@router.put("/teams/{team_id}/escalation-policy",
+            response={200: PolicyIO, **refusals(400, 403, 404)}, tags=["teams"],
+            summary="Replace the team's escalation steps (ESC-01)")
 def put_policy(request, team_id: int, payload: PolicyIO):
     team = access_team_policy(request.user, team_id, action=perms.CHANGE)
     try:
@@ -309,23 +332,23 @@ def put_policy(request, team_id: int, payload: PolicyIO):
     return _policy_out(policy.steps_for(team))
 
 
-@router.delete("/teams/{team_id}/escalation-policy", response={204: None, 403: Error,
-                                                              404: Error},
-               tags=["teams"], summary="The team follows the trust default again (ESC-01)")
+@router.delete("/teams/{team_id}/escalation-policy",
+               response={204: None, **refusals(400, 403, 404)}, tags=["teams"],
+               summary="The team follows the trust default again (ESC-01)")
 def delete_policy(request, team_id: int):
     team = access_team_policy(request.user, team_id, action=perms.CHANGE)
     policy.do_clear_team_policy(team, actor=request.user)
     return Status(204, None)
 
 
-@router.get("/escalation-policy", response={200: PolicyIO, 403: Error}, tags=["teams"],
+@router.get("/escalation-policy", response={200: PolicyIO, **refusals(403)}, tags=["teams"],
             summary="The trust default: the steps of every team without its own (ESC-01)")
 def get_default_policy(request):
     organisation = access_default_policy(request.user)
     return _policy_out(policy.default_steps(organisation.pk))
 
 
-@router.put("/escalation-policy", response={200: PolicyIO, 400: Error, 403: Error},
+@router.put("/escalation-policy", response={200: PolicyIO, **refusals(400, 403)},
             tags=["teams"], summary="Replace the trust default escalation steps (ESC-01)")
 def put_default_policy(request, payload: PolicyIO):
     organisation = access_default_policy(request.user, action=perms.CHANGE)

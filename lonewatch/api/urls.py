@@ -1,5 +1,7 @@
 """The versioned JSON API: bearer tokens, JSON errors, schema at /api/openapi.json."""
 
+import re
+
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
@@ -56,12 +58,45 @@ def http_error(request, exc):
     return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
 
 
+# The parts of a request a problem can be in; the field's name then says where.
+_PARTS = {"body", "query", "path", "header", "cookie", "form", "file"}
+_LIMITS = {"greater_than_equal": "at least", "less_than_equal": "at most",
+           "greater_than": "more than", "less_than": "less than"}
+
+
+def _problem(error: dict) -> str:
+    """One problem with a request, in words a person can act on."""
+    loc = list(error.get("loc", ()))
+    if loc[:1] and loc[0] in _PARTS:
+        loc = loc[1:]
+    if loc[:1] == ["payload"]:  # ninja's name for the whole body
+        loc = loc[1:]
+    where = ".".join(str(part) for part in loc)
+    kind, ctx, msg = error.get("type", ""), error.get("ctx") or {}, error.get("msg", "invalid")
+    if kind == "value_error" and ctx.get("error"):
+        return str(ctx["error"])  # an action's own check: its words say where
+    if not where:
+        return msg
+    if kind in ("literal_error", "enum"):
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return f"{where} must be one of {', '.join(choices)}"
+    if kind == "missing":
+        return f"{where} is required"
+    if kind in _LIMITS:
+        return f"{where} must be {_LIMITS[kind]} {next(iter(ctx.values()))}"
+    if kind == "string_too_long" or (kind == "too_long" and ctx.get("field_type") != "List"):
+        return f"{where} can be at most {ctx['max_length']} characters long"
+    if kind in ("too_short", "too_long"):
+        count = ctx["min_length"] if kind == "too_short" else ctx["max_length"]
+        return (f"{where} needs at {'least' if kind == 'too_short' else 'most'} {count} "
+                f"{'item' if count == 1 else 'items'}")
+    return f"{where}: {msg}"
+
+
 @api.exception_handler(ValidationError)
 def invalid(request, exc):
-    problems = []
-    for error in exc.errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
-        problems.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg"))
+    """400 with each problem in words (``detail``) and as data (``errors``)."""
+    problems = list(dict.fromkeys(_problem(error) for error in exc.errors))
     return api.create_response(
         request, {"detail": "The request is not valid: " + "; ".join(problems),
                   "errors": exc.errors}, status=400,

@@ -109,12 +109,17 @@ def _steps_of(policy: EscalationPolicy) -> list[Step]:
     return [Step(s.after_seconds, s.target, tuple(s.channels)) for s in policy.steps.all()]
 
 
-def validate(raw_steps: list[dict]) -> list[Step]:
-    """Check steps a person wrote; explain the first problem in plain words."""
+def check_step_count(raw_steps: list) -> None:
+    """One step at least, MAX_STEPS at most (the API states the same bounds)."""
     if not raw_steps:
         raise PolicyError("a policy needs at least one step")
     if len(raw_steps) > MAX_STEPS:
         raise PolicyError(f"a policy can have at most {MAX_STEPS} steps")
+
+
+def validate(raw_steps: list[dict]) -> list[Step]:
+    """Check steps a person wrote; explain the first problem in plain words."""
+    check_step_count(raw_steps)
     steps, previous = [], -1
     for number, raw in enumerate(raw_steps, start=1):
         after = raw.get("after_seconds")

@@ -43,6 +43,35 @@ class Location:
     accuracy_m: float | None
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The values a number may take. The API states the same bounds in its schema and
+    refuses with the same words."""
+
+    name: str
+    low: float
+    high: float
+    field: str
+    unit: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"{self.name} must be between {self.low:,} and {self.high:,}{self.unit}."
+
+    def allows(self, value) -> bool:
+        return value is None or self.low <= value <= self.high
+
+    def check(self, value) -> None:
+        if not self.allows(value):
+            raise SessionError(self.message, self.field)
+
+
+# MOV-05: a position, and how sure the phone is of it.
+LATITUDE = Bounds("Latitude", -90, 90, "lat")
+LONGITUDE = Bounds("Longitude", -180, 180, "lon")
+ACCURACY_M = Bounds("Accuracy", 0, 100_000, "accuracy_m", unit=" metres")
+
+
 def _fmt(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%d %b %H:%M")
 
@@ -59,18 +88,18 @@ def location(worker: Person, lat, lon, accuracy_m=None) -> Location | None:
         return None
     if lat is None or lon is None:
         raise SessionError("Give both latitude and longitude, or neither.", "lat")
-    if not -90 <= lat <= 90:
-        raise SessionError("Latitude must be between -90 and 90.", "lat")
-    if not -180 <= lon <= 180:
-        raise SessionError("Longitude must be between -180 and 180.", "lon")
-    if accuracy_m is not None and not 0 <= accuracy_m <= 100_000:
-        raise SessionError("Accuracy must be between 0 and 100,000 metres.", "accuracy_m")
+    LATITUDE.check(lat)
+    LONGITUDE.check(lon)
+    ACCURACY_M.check(accuracy_m)
     if worker.location_consent_at is None:
         return None
     return Location(lat, lon, accuracy_m)
 
 
-def _check_interval(seconds: int, field: str = "interval_seconds") -> None:
+def check_interval(seconds: int, field: str = "interval_seconds") -> int:
+    """How often a worker checks in (or how much later, when running late): whole seconds
+    within the configured bounds, read when asked so a change of configuration holds at
+    once."""
     low, high = settings.MIN_CHECKIN_INTERVAL_SECONDS, settings.MAX_CHECKIN_INTERVAL_SECONDS
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise SessionError("The check-in interval must be a whole number of seconds.", field)
@@ -79,6 +108,7 @@ def _check_interval(seconds: int, field: str = "interval_seconds") -> None:
                            f"not allowed ({seconds} seconds given).", field)
     if seconds > high:
         raise SessionError(f"The check-in interval can be at most {_minutes(high)}.", field)
+    return seconds
 
 
 def absence_during(person: Person, start: datetime, end: datetime) -> Absence | None:
@@ -155,9 +185,9 @@ def do_start_session(
         raise SessionError("The planned end must be after the planned start.", "planned_end")
     if planned_end <= now:
         raise SessionError("The planned end is already in the past.", "planned_end")
-    _check_interval(interval_seconds)
-    if (place_lat is None) != (place_lon is None) or (
-            place_lat is not None and not (-90 <= place_lat <= 90 and -180 <= place_lon <= 180)):
+    check_interval(interval_seconds)
+    if (place_lat is None) != (place_lon is None) or not (
+            LATITUDE.allows(place_lat) and LONGITUDE.allows(place_lon)):
         raise SessionError("The place's coordinates are not a real position.", "place_lat")
     here = location(worker, lat, lon, accuracy_m)
     _check_buddy(worker, buddy, cover_buddy, min(now, planned_start), planned_end)
@@ -252,7 +282,7 @@ def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
     reason = (reason or "").strip()
     if not reason:
         raise SessionError("Say why you are running late.", "reason")
-    _check_interval(seconds, "seconds")
+    check_interval(seconds, "seconds")
     with transaction.atomic():
         session = _own_session(session, actor)
         now = clock.now()

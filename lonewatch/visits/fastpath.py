@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from lonewatch import clock
+from lonewatch.visits.actions import ACCURACY_M, LATITUDE, LONGITUDE
 
 SQL = """
 WITH token AS (
@@ -64,9 +65,7 @@ def check_in(raw_token: str, session_id: int, *, lat, lon, accuracy_m, note: str
         return None
     if (lat is None) != (lon is None):
         return None
-    if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    if accuracy_m is not None and not 0 <= accuracy_m <= 100_000:
+    if not (LATITUDE.allows(lat) and LONGITUDE.allows(lon) and ACCURACY_M.allows(accuracy_m)):
         return None
     summary = "Checked in" + (f": {note[:200]}" if note else "")
     with connection.cursor() as cursor:
