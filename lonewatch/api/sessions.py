@@ -1,11 +1,11 @@
-"""Sessions, check-ins, escalations and escalation policies over the JSON API."""
+"""Sessions and check-ins over the JSON API (MOV-01 … MOV-05)."""
 
 from datetime import datetime
 from typing import Annotated
 
 from ninja import Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from lonewatch.accounts.actions import authenticate_token
 from lonewatch.api.auth import RawBearer
@@ -20,15 +20,6 @@ from lonewatch.api.schemas import (
     said,
 )
 from lonewatch.core import permissions as perms
-from lonewatch.escalation import actions as escalations
-from lonewatch.escalation import policy
-from lonewatch.escalation.access import (
-    access_default_policy,
-    access_escalation,
-    access_team_policy,
-)
-from lonewatch.escalation.models import Escalation, Target
-from lonewatch.notify.models import Channel
 from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.visits import actions, fastpath
@@ -120,60 +111,20 @@ class EndIn(Schema):
     pin: str = Field(description="The check-out PIN, or the duress PIN (MOV-04)")
 
 
-class EscalationOut(Schema):
-    id: int
-    session_id: int
-    worker_id: int
-    state: one_of(Escalation.State)
-    missed_at: datetime
-    next_step: int
-    next_step_at: datetime | None
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    resolved_by: str | None
-    resolved_at: datetime | None
-    outcome: one_of(Escalation.Outcome, blank=True)
-    note: str
 
 
-class ResolveIn(Schema):
-    # "Checked in late" is recorded by the worker's check-in, never chosen.
-    outcome: one_of(Escalation.Outcome, but=[Escalation.Outcome.LATE_CHECK_IN])
-    note: str = Field("", description="Kept up to 2,000 characters; the rest is cut")
 
 
-class StepIO(Schema):
-    after_seconds: int = Field(ge=0, le=policy.MAX_AFTER_SECONDS,
-                               description="After the missed deadline; steps in this order")
-    notify: one_of(Target)
-    channels: list[one_of(Channel)] = Field(min_length=1)
 
 
-def _step_count(value):
-    if isinstance(value, list):
-        policy.check_step_count(value)
-    return value
 
 
-class PolicyIO(Schema):
-    steps: Annotated[list[StepIO], Field(min_length=1, max_length=policy.MAX_STEPS),
-                     BeforeValidator(_step_count)]
 
 
 def _bad(error: SessionError):
     raise HttpError(400, str(error))
 
 
-def _escalation_out(e: Escalation) -> dict:
-    return {
-        "id": e.pk, "session_id": e.session_id, "worker_id": e.session.worker_id,
-        "state": e.state, "missed_at": e.missed_at, "next_step": e.next_step,
-        "next_step_at": e.next_step_at,
-        "acknowledged_by": e.acknowledged_by.username if e.acknowledged_by else None,
-        "acknowledged_at": e.acknowledged_at,
-        "resolved_by": e.resolved_by.username if e.resolved_by else None,
-        "resolved_at": e.resolved_at, "outcome": e.outcome, "note": e.note,
-    }
 
 
 def _colleague(person_id, what) -> Person | None:
@@ -262,99 +213,3 @@ def end(request, session_id: int, payload: EndIn):
     except SessionError as error:
         _bad(error)
     return session
-
-
-@router.get("/escalations", response={200: list[EscalationOut], **refusals(400)},
-            tags=["escalations"])
-def list_escalations(request, state: one_of(Escalation.State) | None = None):
-    found = perms.filter_visible(request.user, Escalation.objects.select_related(
-        "session", "acknowledged_by", "resolved_by"))
-    if state is not None:
-        found = found.filter(state=state)
-    return [_escalation_out(e) for e in found.order_by("-missed_at")[:500]]
-
-
-@router.get("/escalations/{escalation_id}", response={200: EscalationOut, **refusals(400, 404)},
-            tags=["escalations"])
-def get_escalation(request, escalation_id: int):
-    return _escalation_out(access_escalation(request.user, escalation_id))
-
-
-@router.post("/escalations/{escalation_id}/acknowledge",
-             response={200: EscalationOut, **refusals(400, 403, 404, 409)},
-             tags=["escalations"], summary="I am handling this (stops further steps)")
-def acknowledge(request, escalation_id: int):
-    escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
-    try:
-        escalation = escalations.do_acknowledge(escalation, actor=request.user)
-    except escalations.EscalationConflict as error:
-        raise HttpError(409, str(error)) from None
-    return _escalation_out(escalation)
-
-
-@router.post("/escalations/{escalation_id}/resolve",
-             response={200: EscalationOut, **refusals(400, 403, 404, 409)},
-             tags=["escalations"], summary="Record the outcome")
-def resolve(request, escalation_id: int, payload: ResolveIn):
-    escalation = access_escalation(request.user, escalation_id, action=perms.ACT)
-    try:
-        escalation = escalations.do_resolve(escalation, outcome=payload.outcome,
-                                            note=payload.note, actor=request.user)
-    except escalations.EscalationConflict as error:
-        raise HttpError(409, str(error)) from None
-    except ValueError as error:
-        raise HttpError(400, str(error)) from None
-    return _escalation_out(escalation)
-
-
-def _policy_out(steps) -> dict:
-    return {"steps": [{"after_seconds": s.after_seconds, "notify": s.target,
-                       "channels": list(s.channels)} for s in steps]}
-
-
-@router.get("/teams/{team_id}/escalation-policy",
-            response={200: PolicyIO, **refusals(400, 403, 404)}, tags=["teams"],
-            summary="The steps a new escalation in this team follows (ESC-01)")
-def get_policy(request, team_id: int):
-    team = access_team_policy(request.user, team_id)
-    return _policy_out(policy.steps_for(team))
-
-
-@router.put("/teams/{team_id}/escalation-policy",
-            response={200: PolicyIO, **refusals(400, 403, 404)}, tags=["teams"],
-            summary="Replace the team's escalation steps (ESC-01)")
-def put_policy(request, team_id: int, payload: PolicyIO):
-    team = access_team_policy(request.user, team_id, action=perms.CHANGE)
-    try:
-        policy.do_set_policy(team, [s.dict() for s in payload.steps], actor=request.user)
-    except policy.PolicyError as error:
-        raise HttpError(400, f"The policy is not valid: {error}") from None
-    return _policy_out(policy.steps_for(team))
-
-
-@router.delete("/teams/{team_id}/escalation-policy",
-               response={204: None, **refusals(400, 403, 404)}, tags=["teams"],
-               summary="The team follows the trust default again (ESC-01)")
-def delete_policy(request, team_id: int):
-    team = access_team_policy(request.user, team_id, action=perms.CHANGE)
-    policy.do_clear_team_policy(team, actor=request.user)
-    return Status(204, None)
-
-
-@router.get("/escalation-policy", response={200: PolicyIO, **refusals(403)}, tags=["teams"],
-            summary="The trust default: the steps of every team without its own (ESC-01)")
-def get_default_policy(request):
-    organisation = access_default_policy(request.user)
-    return _policy_out(policy.default_steps(organisation.pk))
-
-
-@router.put("/escalation-policy", response={200: PolicyIO, **refusals(400, 403)},
-            tags=["teams"], summary="Replace the trust default escalation steps (ESC-01)")
-def put_default_policy(request, payload: PolicyIO):
-    organisation = access_default_policy(request.user, action=perms.CHANGE)
-    try:
-        steps = policy.do_set_default_policy(organisation, [s.dict() for s in payload.steps],
-                                             actor=request.user)
-    except policy.PolicyError as error:
-        raise HttpError(400, f"The policy is not valid: {error}") from None
-    return _policy_out(steps)

@@ -10,7 +10,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from lonewatch.api.alarms import router as alarms_router
 from lonewatch.api.auth import BearerToken
+from lonewatch.api.escalations import router as escalations_router
 from lonewatch.api.people import router as people_router
+from lonewatch.api.policies import router as policies_router
 from lonewatch.api.sessions import router as sessions_router
 
 api = NinjaAPI(
@@ -28,6 +30,8 @@ api = NinjaAPI(
 )
 api.add_router("/v1", people_router)
 api.add_router("/v1", sessions_router)
+api.add_router("/v1", escalations_router)
+api.add_router("/v1", policies_router)
 api.add_router("/v1", alarms_router)
 
 
