@@ -43,7 +43,7 @@ class Worker:
         p.pin_hash, p.duress_pin_hash = make_password(PIN), make_password(DURESS)
         p.location_consent_at = now
         p.save()
-        raw = do_create_token(p.user, name="phone", actor=p.user)[1]
+        self.token, raw = do_create_token(p.user, name="phone", actor=p.user)
         self.headers = {"Authorization": f"Bearer {raw}"}
         self.api = Client()
         self.browser = login(Client(), p)
@@ -85,8 +85,14 @@ class Worker:
 
     def _plain(self, text: str) -> str:
         p = self.person
-        labels = {str(self.session.pk): "SESSION", str(p.pk): "PERSON",
-                  **{a: "ALARM" for a in self.ids.get("ALARMS", [])}}
+        named = [(self.session.pk, "SESSION"), (p.pk, "PERSON"), (self.token.pk, "TOKEN"),
+                 *((a, "ALARM") for a in self.ids.get("ALARMS", [])),
+                 *((e, "ESCALATION") for e in self.session.escalations.values_list(
+                     "pk", flat=True))]
+        labels: dict[str, str] = {}
+        for value, label in named:  # one id may name two records: both labels, in order
+            labels[str(value)] = "+".join(sorted({*labels.get(str(value), "").split("+"),
+                                                  label} - {""}))
         try:
             data = json.loads(text.split(" ", 1)[1]) if text[:3].isdigit() else None
         except ValueError:
