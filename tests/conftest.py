@@ -219,3 +219,28 @@ def dns(monkeypatch) -> FakeDNS:
     monkeypatch.setattr(socket, "getaddrinfo",
                         lambda *args, **kwargs: fake.getaddrinfo(real, *args, **kwargs))
     return fake
+
+
+def bearer(person) -> dict:
+    """The Authorization header of a fresh token for ``person`` (see ``token_for``)."""
+    return {"Authorization": f"Bearer {token_for(person)}"}
+
+
+def post(client, url, headers, body=None):
+    """A JSON POST to the API with ``headers``."""
+    return client.post(url, body or {}, content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def desk(trust, nina_ready):
+    """Olivia on duty at the alarm centre; Nina with a PIN and a duress PIN; the API
+    headers of Nina, Olivia, Leslie and Ben."""
+    from django.contrib.auth.hashers import make_password
+
+    from lonewatch.alarms import actions
+
+    nina_ready.duress_pin_hash = make_password("9753")
+    nina_ready.save()
+    actions.do_duty(trust.people["olivia"], on=True, actor=trust.people["olivia"].user)
+    return {"nina": bearer(nina_ready), "olivia": bearer(trust.people["olivia"]),
+            "leslie": bearer(trust.people["leslie"]), "ben": bearer(trust.people["ben"])}

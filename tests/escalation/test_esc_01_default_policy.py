@@ -28,7 +28,7 @@ from lonewatch.org.models import Directorate, Organisation, Person, Team
 from lonewatch.org.roles import Role, Scope
 from lonewatch.visits import actions
 from tests.conftest import token_for
-from tests.test_esc_engine import tick, told
+from tests.escalation.test_esc_engine import tick, told
 
 CALL_MARIA = [{"after_seconds": 60, "notify": "line_manager", "channels": ["email", "in_app"]}]
 ALARM_CENTRE = [{"after_seconds": 0, "notify": "alarm_centre", "channels": ["in_app"]},

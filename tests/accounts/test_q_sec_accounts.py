@@ -46,7 +46,7 @@ def test_q_sec_repeated_failures_lock_the_account(trust, client, settings):
 
 
 def test_q_sec_privileged_role_must_enrol_and_use_totp(trust, client):
-    # ORG-06: enrolment needs more than the password (tests/test_org_06_enrolment.py).
+    # ORG-06: enrolment needs more than the password (tests/accounts/test_org_06_enrolment.py).
     do_open_enrolment(trust.people["olivia"].user, actor=trust.people["adam"].user)
     client.post("/login", {"username": "olivia", "password": PASSWORD})
     response = client.get("/people/")
