@@ -2,9 +2,11 @@
 
 A worker claims a message, commits, and sends it outside any transaction. If it is
 killed there, the others take the message back as soon as its heartbeat has been
-silent for LONEWATCH_WORKER_DEAD_AFTER_SECONDS, not when the lease runs out. The
-"killed" worker here is an in-process one whose send raises an exception nothing
-catches, as ``kill -9`` would leave it; time is moved with time-machine between passes.
+silent for LONEWATCH_WORKER_DEAD_AFTER_SECONDS (or at once, if it ran on the same
+machine and its process is gone), not when the lease runs out. The "killed" worker
+here is an in-process one whose send raises an exception nothing catches, as
+``kill -9`` would leave it; its heartbeat names this test's own process, which is
+running, so only its silence can tell. Time is moved with time-machine between passes.
 """
 
 import os
@@ -94,6 +96,28 @@ def test_esc_03_message_held_by_a_killed_worker_goes_out_seconds_later_not_after
     message.refresh_from_db()
     assert message.status == Delivery.Status.SENT and message.attempts == 2
     assert message.claimed_by is None and message.claimed_at is None
+    assert not Heartbeat.objects.filter(name=DEAD).exists()
+
+
+def test_esc_03_a_worker_gone_from_this_machine_is_taken_for_dead_at_once(
+        trust, timing, time_machine, mailoutbox, monkeypatch, settings):
+    time_machine.move_to(T0, tick=False)
+    [message] = _emails(trust)
+    _killed_while_sending(monkeypatch)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    # DEAD ran on this machine, and its process has ended; its heartbeat is a second old.
+    Heartbeat.objects.filter(name=DEAD).update(pid=int(ended.stdout),
+                                               beat_at=clock.now() - timedelta(seconds=1))
+    rescuer = Worker()
+    settings.WORKER_PID_CHECK = False
+    rescuer.tick()  # only the heartbeat tells, and it has not been silent long enough
+    assert mailoutbox == []
+    settings.WORKER_PID_CHECK = True
+    rescuer.tick()  # the kernel tells: no need to wait for the heartbeat's silence
+    assert len(mailoutbox) == 1
+    message.refresh_from_db()
+    assert message.status == Delivery.Status.SENT
     assert not Heartbeat.objects.filter(name=DEAD).exists()
 
 
