@@ -5,8 +5,8 @@ rolls back, and its rows are simply due again. Some work cannot sit in a transac
 (sending a message waits on a mail server or GOV.UK Notify), so its rows are *held*
 past commit: the row records which worker holds it and since when. A worker that
 dies holding rows leaves them to the others, which take them back as soon as its
-heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS``, or at once when it ran
-on the same machine and its process is gone. A worker that stops cleanly hands its
+heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS`` or, when it ran on the
+same machine, at once when its process is gone. A worker that stops cleanly hands its
 rows back at once. A lease on the row's due column stays as the last resort, for a
 holder that is alive but stuck, or that never beat a heartbeat.
 """
@@ -127,13 +127,13 @@ def rescue() -> int:
     """Take back the rows held by workers that have died, and forget those workers.
     Returns how many rows were taken back.
 
-    A worker is dead when its heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS``
-    or, on this machine, when its process is gone (see liveness.py). A cheap read finds
-    them first, so a pass with nothing to take back takes no write lock. The heartbeat
-    rows are then locked (on PostgreSQL, SKIP LOCKED: two rescuers never work on the same
-    dead worker) and a silent one is checked again inside the transaction; each row is
-    taken back only while it still names the dead holder, so a row another worker has
-    claimed since is left alone.
+    A worker on this machine is dead when its process is gone (see liveness.py); one
+    elsewhere, when its heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS``. A
+    cheap read finds them first, so a pass with nothing to take back takes no write
+    lock. The heartbeat rows are then locked (on PostgreSQL, SKIP LOCKED: two rescuers
+    never work on the same dead worker) and a silent one is checked again inside the
+    transaction; each row is taken back only while it still names the dead holder, so
+    a row another worker has claimed since is left alone.
     """
     cutoff = clock.now() - dead_after()
     here = liveness.machine()
@@ -141,10 +141,13 @@ def rescue() -> int:
     silent, gone = [], []
     for name, pid, where, beat_at in (Heartbeat.objects.filter(suspects).exclude(name=holder())
                                       .values_list("name", "pid", "machine", "beat_at")):
-        if beat_at < cutoff:
+        if here and where == here:
+            # On this machine the kernel decides: a running process is alive however late
+            # its heartbeat (say, behind a long write lock); a stuck one has the lease.
+            if not liveness.is_running(pid):
+                gone.append(name)
+        elif beat_at < cutoff:
             silent.append(name)
-        elif where == here and not liveness.is_running(pid):
-            gone.append(name)
     if not silent and not gone:
         return 0
     count = 0
