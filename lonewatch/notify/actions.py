@@ -29,6 +29,9 @@ from lonewatch.worker import claim
 log = logging.getLogger("lonewatch.notify")
 
 SEND_BUDGET_SECONDS = 5
+# ESC-03: what has gone out is recorded at least this often during a batch, so a worker
+# killed half way through leaves little for another to send a second time.
+MARK_EVERY_SECONDS = 0.5
 NO_ADDRESS = {
     Channel.EMAIL: "no email address recorded",
     Channel.SMS: "no mobile number recorded",
@@ -158,7 +161,13 @@ def send_due(limit: int = 200) -> int:
     # So is it when the worker is asked to stop, for another worker to send at once.
     budget = time.monotonic() + min(SEND_BUDGET_SECONDS, settings.DELIVERY_LEASE_SECONDS / 2)
     sent, events, unsent = [], [], []
+    marked = time.monotonic()
     for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
+        if sent and time.monotonic() - marked >= MARK_EVERY_SECONDS:
+            with transaction.atomic():
+                _mark_sent(sent)
+                bulk.insert_rows(SessionEvent, events)
+            sent, events, marked = [], [], time.monotonic()
         if time.monotonic() > budget or claim.stopping():
             unsent.append(delivery.pk)
             continue
