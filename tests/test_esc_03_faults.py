@@ -200,11 +200,16 @@ def test_esc_03_q_rel_workers_killed_at_random_cost_seconds_not_the_lease(trust,
 
     The workers run on one machine, so a worker sees at once that another's process is
     gone; "heartbeat-only" turns that off, as for workers on different machines, which
-    know a dead one only by the silence of its heartbeat."""
+    know a dead one only by the silence of its heartbeat (3 s here), and kills every 3
+    to 5 seconds instead."""
     seed = int(os.environ.get("LONEWATCH_FAULT_SEED", "20261123"))
     # 1 s, as in the other fault tests: a silent worker is taken for dead after 3 s. Set
     # LONEWATCH_FAULT_HEARTBEAT_SECONDS=2 to measure the production defaults (6 s).
     heartbeat = os.environ.get("LONEWATCH_FAULT_HEARTBEAT_SECONDS", "1")
+    # Known by its heartbeat, a dead worker is noticed 3 heartbeats after its last one.
+    # Kills that come faster than that chase a message from holder to holder, and would
+    # measure the kill rate, not the recovery: then one comes every 3 to 5 heartbeats.
+    pause = (1.5, 3.0) if pid_check == "true" else (3 * int(heartbeat), 5 * int(heartbeat))
     rng = random.Random(seed)
     count, slots, steps = 12, 3, 3
     ben, nina, maria, sarah = (trust.people[n] for n in ("ben", "nina", "maria", "sarah"))
@@ -243,7 +248,7 @@ def test_esc_03_q_rel_workers_killed_at_random_cost_seconds_not_the_lease(trust,
         try:
             # Kill until the last step is due and a little after.
             while clock.now() < last_step + timedelta(seconds=2):
-                time.sleep(rng.uniform(1.5, 3.0))
+                time.sleep(rng.uniform(*pause))
                 # Half the kills wait (a second at most) for a worker in the middle of a
                 # send: it holds messages it has claimed, and one has reached the inbox.
                 # They spare a worker sending a message again after a kill: hunting it
@@ -325,5 +330,5 @@ def test_esc_03_q_rel_workers_killed_at_random_cost_seconds_not_the_lease(trust,
     assert len(fired) == expected and set(fired.values()) == {1}, figures
     assert duplicates == 0, figures
     assert worst < 10, figures
-    assert kills >= 8 and mid_send >= 3, figures
+    assert kills >= (8 if pid_check == "true" else 3) and mid_send >= 2, figures
     assert not [err for err in stderr if "Traceback" in err], stderr
