@@ -86,6 +86,9 @@ try:
             f"LONEWATCH_WORKER_HEARTBEAT_SECONDS ({2 * WORKER_HEARTBEAT_SECONDS}), not "
             f"{WORKER_DEAD_AFTER_SECONDS}: a worker must miss more than one beat before "
             "others take its work")
+    # ESC-03: a worker on the same machine as a dead one sees at once that its process is
+    # gone, without waiting for its heartbeat to go silent (Linux only).
+    WORKER_PID_CHECK = env_bool("LONEWATCH_WORKER_PID_CHECK", True)
     # TOTP is required for privileged roles; turning it off is for local trials only.
     REQUIRE_TWO_FACTOR = env_bool("LONEWATCH_REQUIRE_TWO_FACTOR", True)
     # ORG-06: a first authenticator app is set up through a link emailed to the account

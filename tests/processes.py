@@ -31,10 +31,12 @@ def env(tmp_path, **extra) -> dict:
             "LONEWATCH_LOG_LEVEL": "warning", "LONEWATCH_DELIVERY_LEASE_SECONDS": "5", **extra}
 
 
-def start_worker(tmp_path, **extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lonewatch", "worker"],
-                            env=env(tmp_path, **extra), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+def start_worker(tmp_path, *, log: Path | None = None, **extra) -> subprocess.Popen:
+    """`lonewatch worker`; its log lines (on stdout) go to the file ``log``, if given."""
+    with (log.open("ab") if log else open(os.devnull, "wb")) as out:
+        return subprocess.Popen([sys.executable, "-m", "lonewatch", "worker"],
+                                env=env(tmp_path, **extra), stdout=out,
+                                stderr=subprocess.PIPE, start_new_session=True)
 
 
 def free_port() -> int:

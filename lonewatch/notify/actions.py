@@ -29,6 +29,9 @@ from lonewatch.worker import claim
 log = logging.getLogger("lonewatch.notify")
 
 SEND_BUDGET_SECONDS = 5
+# ESC-03: what has gone out is recorded at least this often during a batch, so a worker
+# killed half way through leaves little for another to send a second time.
+MARK_EVERY_SECONDS = 0.5
 NO_ADDRESS = {
     Channel.EMAIL: "no email address recorded",
     Channel.SMS: "no mobile number recorded",
@@ -164,7 +167,11 @@ def send_due(limit: int = 200) -> int:
     # So is it when the worker is asked to stop, for another worker to send at once.
     budget = time.monotonic() + min(SEND_BUDGET_SECONDS, settings.DELIVERY_LEASE_SECONDS / 2)
     sent, outcomes, unsent = [], [], []
+    marked = time.monotonic()
     for delivery in Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
+        if sent and time.monotonic() - marked >= MARK_EVERY_SECONDS:
+            _record_sent(sent, outcomes)
+            sent, outcomes, marked = [], [], time.monotonic()
         if time.monotonic() > budget or claim.stopping():
             unsent.append(delivery.pk)
             continue
@@ -182,16 +189,22 @@ def send_due(limit: int = 200) -> int:
                     {"delivery": delivery.pk, "attempts": delivery.attempts,
                      "late_seconds": round((delivery.sent_at - delivery.due_at)
                                            .total_seconds(), 1)}))
+    _record_sent(sent, outcomes)
     with transaction.atomic():
-        _mark_sent(sent)
-        if outcomes:
-            delivery_outcomes(outcomes, bulk=True)
         if unsent:
             Delivery.objects.filter(pk__in=unsent, status=Delivery.Status.PENDING,
                                     claimed_by=claim.holder()).update(
                 next_attempt_at=clock.now(), attempts=F("attempts") - 1,
                 **claim.release_fields())
     return len(ids)
+
+
+def _record_sent(sent: list[Delivery], outcomes: list[Outcome]) -> None:
+    """Mark a batch sent and show the outcomes on their timelines, in one transaction."""
+    with transaction.atomic():
+        _mark_sent(sent)
+        if outcomes:
+            delivery_outcomes(outcomes, bulk=True)
 
 
 def _mark_sent(sent: list[Delivery]) -> None:

@@ -5,9 +5,10 @@ rolls back, and its rows are simply due again. Some work cannot sit in a transac
 (sending a message waits on a mail server or GOV.UK Notify), so its rows are *held*
 past commit: the row records which worker holds it and since when. A worker that
 dies holding rows leaves them to the others, which take them back as soon as its
-heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS``. A worker that stops
-cleanly hands its rows back at once. A lease on the row's due column stays as the
-last resort, for a holder that is alive but stuck, or that never beat a heartbeat.
+heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS`` or, when it ran on the
+same machine, at once when its process is gone. A worker that stops cleanly hands its
+rows back at once. A lease on the row's due column stays as the last resort, for a
+holder that is alive but stuck, or that never beat a heartbeat.
 """
 
 import logging
@@ -23,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F, Model, Q
 
 from lonewatch import clock
+from lonewatch.worker import liveness
 from lonewatch.worker.models import Heartbeat
 
 log = logging.getLogger("lonewatch.worker")
@@ -122,31 +124,47 @@ def dead_after() -> timedelta:
 
 
 def rescue() -> int:
-    """Take back the rows held by workers whose heartbeat has stopped, and forget those
-    workers. Returns how many rows were taken back.
+    """Take back the rows held by workers that have died, and forget those workers.
+    Returns how many rows were taken back.
 
-    A cheap read finds silent heartbeats first, so a pass with nothing to rescue takes
-    no write lock. The heartbeat rows are then locked (on PostgreSQL, SKIP LOCKED: two
-    rescuers never work on the same dead worker) and re-checked inside the transaction;
-    each row is taken back only while it still names the dead holder, so a row another
-    worker has claimed since is left alone.
+    A worker on this machine is dead when its process is gone (see liveness.py); one
+    elsewhere, when its heartbeat has been silent for ``WORKER_DEAD_AFTER_SECONDS``. A
+    cheap read finds them first, so a pass with nothing to take back takes no write
+    lock. The heartbeat rows are then locked (on PostgreSQL, SKIP LOCKED: two rescuers
+    never work on the same dead worker) and a silent one is checked again inside the
+    transaction; each row is taken back only while it still names the dead holder, so
+    a row another worker has claimed since is left alone.
     """
     cutoff = clock.now() - dead_after()
-    if not Heartbeat.objects.filter(beat_at__lt=cutoff).exists():
+    here = liveness.machine()
+    suspects = Q(beat_at__lt=cutoff) | Q(machine=here) if here else Q(beat_at__lt=cutoff)
+    silent, gone = [], []
+    for name, pid, where, beat_at in (Heartbeat.objects.filter(suspects).exclude(name=holder())
+                                      .values_list("name", "pid", "machine", "beat_at")):
+        if here and where == here:
+            # On this machine the kernel decides: a running process is alive however late
+            # its heartbeat (say, behind a long write lock); a stuck one has the lease.
+            if not liveness.is_running(pid):
+                gone.append(name)
+        elif beat_at < cutoff:
+            silent.append(name)
+    if not silent and not gone:
         return 0
     count = 0
     with transaction.atomic():
-        silent = Heartbeat.objects.filter(beat_at__lt=cutoff)
+        dead = Heartbeat.objects.filter(Q(name__in=silent, beat_at__lt=cutoff)
+                                        | Q(name__in=gone))
         if connection.vendor == "postgresql":
-            silent = silent.select_for_update(skip_locked=True)
-        names = list(silent.values_list("name", flat=True))
+            dead = dead.select_for_update(skip_locked=True)
+        names = list(dead.values_list("name", flat=True))
         for name in names:
             taken = hand_back(name)
             if taken:
-                log.warning("took back rows of a silent worker",
-                            extra={"silent_worker": name, "rows": taken})
+                log.warning("took back rows of a dead worker", extra={
+                    "dead_worker": name, "rows": taken,
+                    "known_by": "process gone" if name in gone else "heartbeat silent"})
             count += taken
-        Heartbeat.objects.filter(name__in=names, beat_at__lt=cutoff).delete()
+        Heartbeat.objects.filter(name__in=names).delete()
     return count
 
 

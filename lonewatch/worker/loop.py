@@ -6,8 +6,8 @@ and returns how many it handled. If the database goes away the loop waits and
 reconnects; nothing it must do lives only in this process.
 
 The heartbeat beats from a thread of its own while the process lives. Each pass
-first takes back the rows that silent workers held past commit (see claim.py), so
-a killed worker costs a few seconds, not a lease.
+first takes back the rows that dead workers held past commit (see claim.py), so a
+killed worker costs a few seconds at most, not a lease.
 """
 
 import contextlib
@@ -25,7 +25,7 @@ from django.db import DatabaseError, InterfaceError, close_old_connections, conn
 
 from lonewatch import clock
 from lonewatch.core import context
-from lonewatch.worker import claim
+from lonewatch.worker import claim, liveness
 from lonewatch.worker.models import Heartbeat
 
 log = logging.getLogger("lonewatch.worker")
@@ -76,7 +76,8 @@ class Worker:
         Heartbeat.objects.update_or_create(
             name=self.name,
             defaults={"pid": os.getpid(), "host": socket.gethostname(),
-                      "started_at": self.started_at, "beat_at": clock.now()},
+                      "machine": liveness.machine(), "started_at": self.started_at,
+                      "beat_at": clock.now()},
         )
 
     def start_heart(self) -> None:

@@ -13,6 +13,9 @@ class Heartbeat(models.Model):
     host = models.CharField(max_length=200)
     started_at = models.DateTimeField()
     beat_at = models.DateTimeField(db_index=True)
+    # The kernel's boot id and pid namespace: a worker with the same value can ask the
+    # kernel whether this one's process is still running (see liveness.py).
+    machine = models.CharField(max_length=200, blank=True, default="")
 
     def __str__(self):
         return self.name

@@ -2,9 +2,11 @@
 
 A worker claims a message, commits, and sends it outside any transaction. If it is
 killed there, the others take the message back as soon as its heartbeat has been
-silent for LONEWATCH_WORKER_DEAD_AFTER_SECONDS, not when the lease runs out. The
-"killed" worker here is an in-process one whose send raises an exception nothing
-catches, as ``kill -9`` would leave it; time is moved with time-machine between passes.
+silent for LONEWATCH_WORKER_DEAD_AFTER_SECONDS (or at once, if it ran on the same
+machine and its process is gone), not when the lease runs out. The "killed" worker
+here is an in-process one whose send raises an exception nothing catches, as
+``kill -9`` would leave it; it ran on "another machine", so only the silence of its
+heartbeat can tell. Time is moved with time-machine between passes.
 """
 
 import os
@@ -18,10 +20,10 @@ import pytest
 from django.db import transaction
 
 from lonewatch import clock
-from lonewatch.notify import transports
+from lonewatch.notify import actions, transports
 from lonewatch.notify.actions import queue, send_due
 from lonewatch.notify.models import Delivery
-from lonewatch.worker import claim, loop
+from lonewatch.worker import claim, liveness, loop
 from lonewatch.worker.loop import Worker
 from lonewatch.worker.models import Heartbeat
 
@@ -58,7 +60,8 @@ def _emails(trust, count=1) -> list[Delivery]:
 
 
 def _killed_while_sending(monkeypatch) -> None:
-    """A worker called DEAD beats, claims the due messages and dies during the first send."""
+    """A worker called DEAD, on another machine, beats, claims the due messages and dies
+    during the first send."""
 
     def killed(delivery):
         raise Killed
@@ -70,6 +73,7 @@ def _killed_while_sending(monkeypatch) -> None:
         dead.beat()
         with pytest.raises(Killed):
             dead.tick()
+    Heartbeat.objects.filter(name=DEAD).update(machine="another machine")
 
 
 def test_esc_03_message_held_by_a_killed_worker_goes_out_seconds_later_not_after_the_lease(
@@ -95,6 +99,43 @@ def test_esc_03_message_held_by_a_killed_worker_goes_out_seconds_later_not_after
     assert message.status == Delivery.Status.SENT and message.attempts == 2
     assert message.claimed_by is None and message.claimed_at is None
     assert not Heartbeat.objects.filter(name=DEAD).exists()
+
+
+def test_esc_03_a_worker_gone_from_this_machine_is_taken_for_dead_at_once(
+        trust, timing, time_machine, mailoutbox, monkeypatch, settings):
+    time_machine.move_to(T0, tick=False)
+    [message] = _emails(trust)
+    _killed_while_sending(monkeypatch)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    # DEAD ran on this machine, and its process has ended; its heartbeat is a second old.
+    Heartbeat.objects.filter(name=DEAD).update(pid=int(ended.stdout), machine=liveness.machine(),
+                                               beat_at=clock.now() - timedelta(seconds=1))
+    rescuer = Worker()
+    settings.WORKER_PID_CHECK = False
+    rescuer.tick()  # only the heartbeat tells, and it has not been silent long enough
+    assert mailoutbox == []
+    settings.WORKER_PID_CHECK = True
+    rescuer.tick()  # the kernel tells: no need to wait for the heartbeat's silence
+    assert len(mailoutbox) == 1
+    message.refresh_from_db()
+    assert message.status == Delivery.Status.SENT
+    assert not Heartbeat.objects.filter(name=DEAD).exists()
+
+
+def test_esc_03_a_running_worker_on_this_machine_keeps_its_message_however_late_its_heartbeat(
+        trust, timing, time_machine, mailoutbox, monkeypatch):
+    time_machine.move_to(T0, tick=False)
+    [message] = _emails(trust)
+    _killed_while_sending(monkeypatch)
+    # DEAD is in fact this test's own process, running on this machine: the kernel says it
+    # is alive, so a heartbeat held up (say, behind a long write lock) robs it of nothing.
+    Heartbeat.objects.filter(name=DEAD).update(machine=liveness.machine())
+    time_machine.move_to(clock.now() + timedelta(seconds=30), tick=False)
+    Worker().tick()
+    assert mailoutbox == []
+    message.refresh_from_db()
+    assert message.claimed_by == DEAD
 
 
 def test_esc_03_a_worker_whose_heartbeat_beats_keeps_its_message_until_the_lease_runs_out(
@@ -221,6 +262,29 @@ def test_esc_03_dead_after_shorter_than_two_heartbeats_stops_start_up(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "LONEWATCH_WORKER_DEAD_AFTER_SECONDS must be at least twice" in result.stderr
+
+
+def test_esc_03_worker_killed_mid_batch_has_recorded_what_it_sent_before(
+        trust, timing, time_machine, mailoutbox, monkeypatch):
+    time_machine.move_to(T0, tick=False)
+    _emails(trust, count=3)
+    monkeypatch.setattr(actions, "MARK_EVERY_SECONDS", 0)  # record after every send
+    real_send, sends = transports.send, []
+
+    def killed_at_the_third(delivery):
+        sends.append(delivery.pk)
+        if len(sends) == 3:
+            raise Killed
+        return real_send(delivery)
+
+    monkeypatch.setattr(transports, "send", killed_at_the_third)
+    with pytest.raises(Killed):
+        send_due()
+    # The two that went out are sent for good: nobody takes them back to send again.
+    assert len(mailoutbox) == 2
+    assert list(Delivery.objects.filter(status=Delivery.Status.SENT).values_list(
+        "pk", flat=True).order_by("pk")) == sends[:2]
+    assert Delivery.objects.get(pk=sends[2]).claimed_by == claim.holder()
 
 
 def test_esc_03_a_message_sent_is_held_by_nobody(trust, timing, mailoutbox):
