@@ -18,6 +18,7 @@ from lonewatch.alarms import actions as alarm_actions
 from lonewatch.alarms import audio
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
+from lonewatch.core import shutdown, sse
 from lonewatch.core.access import access_alarm, access_escalation, access_me, access_session
 from lonewatch.core.permissions import Role
 from lonewatch.core.sse import event_stream
@@ -313,7 +314,7 @@ def board_events(request):
     def stream():
         yield "retry: 3000\n\n"
         last, started = None, time.monotonic()
-        while time.monotonic() - started < BOARD_STREAM_SECONDS:
+        while time.monotonic() - started < BOARD_STREAM_SECONDS and not shutdown.stopping():
             version = _board_version(user)
             if version != last and last is not None:
                 yield f"event: changed\ndata: {reverse('board_fragment')}\n\n"
@@ -322,7 +323,11 @@ def board_events(request):
                 # console that went away stops costing a thread and a query.
                 yield ":\n\n"
             last = version
-            time.sleep(settings.BOARD_POLL_SECONDS)
+            shutdown.wait(settings.BOARD_POLL_SECONDS)
+        if shutdown.stopping():
+            # Q-REL: the server process is being stopped; the board reconnects to
+            # another one at once and fetches itself again.
+            yield sse.closing()
 
     return event_stream(stream())
 
