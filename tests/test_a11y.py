@@ -33,8 +33,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import make_password
 from django.test import Client
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from lonewatch import clock
+from lonewatch.accounts.tokens import reset_tokens
 from lonewatch.alarms import actions as alarms
 from lonewatch.escalation import actions as engine
 from lonewatch.notify.actions import send_due
@@ -82,6 +85,15 @@ PAGES = {
     "sign_in": KeyPage(None, lambda s: "/login"),
     "sign_in_error": KeyPage(None, lambda s: "/login", then=_submit(
         "Sign in", Username="nina", Password=PASSWORD + "-wrong")),
+    "password_reset": KeyPage(None, lambda s: "/password/reset"),
+    "password_reset_error": KeyPage(None, lambda s: "/password/reset",
+                                    then=_submit("Send me a link")),
+    "password_reset_sent": KeyPage(None, lambda s: "/password/reset/sent"),
+    "password_set": KeyPage(None, lambda s: s["password_link"]),
+    "password_set_error": KeyPage(None, lambda s: s["password_link"], then=_submit(
+        "Set my password", **{"New password": "short"})),
+    "password_link_not_working": KeyPage(None, lambda s: "/password/set/MQ/abc-123"),
+    "password_set_done": KeyPage(None, lambda s: "/password/done"),
     "two_factor": KeyPage("olivia:unverified", lambda s: "/account/two-factor"),
     "two_factor_error": KeyPage("olivia:unverified", lambda s: "/account/two-factor",
                                 then=_submit("Continue")),
@@ -163,8 +175,10 @@ def scene(trust, settings):
     alarms.do_raise(ben, actor=ben.user, kind="red", lat=52.6641, lon=0.1596, accuracy_m=35)
     handled = alarms.do_raise(otto, actor=otto.user, kind="red")
     alarms.do_acknowledge(handled, actor=olivia.user, note="Calling Otto")
+    uid = urlsafe_base64_encode(force_bytes(nina.user.pk))
     return {"people": people, "nina": nina, "north": trust.north, "session": session,
-            "escalation": session.escalations.get()}
+            "escalation": session.escalations.get(),
+            "password_link": f"/password/set/{uid}/{reset_tokens.make_token(nina.user)}"}
 
 
 def _session_cookie(person, *, verified: bool, url: str) -> dict:
