@@ -70,6 +70,18 @@ try:
             f"LONEWATCH_TIME_ZONE must be a time zone like Europe/London, not {TIME_ZONE!r}"
         ) from None
 
+    # ORG-06: a link emailed from "Forgotten your password?" works this long, and once;
+    # an invitation's link (import-people --invite) works longer, for people who are
+    # away when HR adds them. Requests per hour from one address typed in, and from one
+    # client IP address (a whole trust may share one), beyond which the page says wait.
+    PASSWORD_RESET_TIMEOUT = env_int("LONEWATCH_PASSWORD_RESET_MINUTES", 60, minimum=5,
+                                     maximum=24 * 60) * 60
+    INVITATION_TIMEOUT = env_int("LONEWATCH_INVITATION_DAYS", 7, minimum=1,
+                                 maximum=30) * 24 * 3600
+    PASSWORD_RESET_PER_ADDRESS = env_int("LONEWATCH_PASSWORD_RESET_PER_ADDRESS", 3,
+                                         minimum=1, maximum=100)
+    PASSWORD_RESET_PER_CLIENT = env_int("LONEWATCH_PASSWORD_RESET_PER_CLIENT", 30,
+                                        minimum=1, maximum=10_000)
     # Login lockout (django-axes): repeated failures lock the username for a while.
     AXES_FAILURE_LIMIT = env_int("LONEWATCH_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
     AXES_COOLOFF_TIME = env_int("LONEWATCH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60

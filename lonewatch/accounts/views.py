@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -14,8 +15,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from lonewatch import clock
 from lonewatch.accounts import actions
-from lonewatch.accounts.forms import LoginForm, TotpForm
+from lonewatch.accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm, TotpForm
 from lonewatch.accounts.middleware import second_factor_exempt
+from lonewatch.accounts.tokens import set_password_links
+from lonewatch.core.middleware import client_address
 
 
 @login_not_required
@@ -149,3 +152,64 @@ def enrolment_link(request, token):
                       status=400)
     request.session[actions.ENROLMENT_SESSION_KEY] = grant.pk
     return redirect("two_factor")
+
+
+# ORG-06: "Forgotten your password?", and the page an invitation's link opens. Django's
+# password-reset views, with Lonewatch's pages, limits and sending.
+
+
+class PasswordResetRequestView(auth_views.PasswordResetView):
+    """Ask for a link to set a password. Whether or not an account has the address, the
+    answer is the same page, as fast: the worker sends the email, if there is anyone to
+    send it to."""
+
+    template_name = "accounts/password_reset.html"
+    form_class = ResetRequestForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | {
+            "lasts": actions.lasts(settings.PASSWORD_RESET_TIMEOUT)}
+
+    def form_valid(self, form):
+        try:
+            actions.do_request_password_reset(form.cleaned_data["email"],
+                                              client_ip=client_address(self.request))
+        except actions.TooManyResetRequests:
+            form.add_error(None, "You have asked for too many links. Wait an hour and try "
+                                 "again, or ask your administrator to help you sign in.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetSentView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_sent.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | {
+            "lasts": actions.lasts(settings.PASSWORD_RESET_TIMEOUT)}
+
+
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """Choose a password from a reset or invitation link. Django's view: it moves the
+    token out of the address into the session before showing the form, so it cannot
+    leak in a Referer header. The person signs in afterwards as usual, so a privileged
+    role still gives its second factor."""
+
+    template_name = "accounts/password_set.html"
+    form_class = NewPasswordForm
+    token_generator = set_password_links
+
+    def form_valid(self, form):
+        actions.do_set_password_from_link(self.user,
+                                          password=form.cleaned_data["new_password1"])
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())
+
+    def render_to_response(self, context, **response_kwargs):
+        if not self.validlink:
+            response_kwargs.setdefault("status", 400)  # an expired, used or broken link
+        return super().render_to_response(context, **response_kwargs)
+
+
+class PasswordSetView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_set_done.html"

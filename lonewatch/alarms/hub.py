@@ -34,6 +34,7 @@ from django.db import connection
 from django.db.models import Q
 
 from lonewatch.alarms.models import Alarm, AlarmEvent
+from lonewatch.core import shutdown
 from lonewatch.core.permissions import Reach, reach_of
 
 log = logging.getLogger(__name__)
@@ -352,10 +353,20 @@ def current() -> AlarmEventHub:
         return _hub
 
 
-def stop() -> None:
-    """Stop this process's hub, if it runs (tests start each with a fresh one)."""
+def stop(timeout: float = 5.0) -> None:
+    """Stop this process's hub, if it runs, waking every stream that waits on it (tests
+    start each with a fresh one)."""
     global _hub
     with _hub_lock:
         hub, _hub = _hub, None
     if hub is not None:
-        hub.stop()
+        hub.stop(timeout)
+
+
+def _stop_for_shutdown() -> None:
+    # Q-REL: the process is being stopped; its streams end now, their consoles come
+    # back to another process. The listener thread dies with the process: no waiting.
+    stop(timeout=0)
+
+
+shutdown.on_stop(_stop_for_shutdown)

@@ -16,6 +16,7 @@ from django.db import connection
 from lonewatch.alarms import hub as hubs
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
+from lonewatch.core import shutdown, sse
 
 STREAM_SECONDS = 300
 # An idle stream writes a comment this often, so a closed connection frees its thread.
@@ -46,7 +47,14 @@ def _release_connection() -> None:
 
 def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
            heartbeat: float = HEARTBEAT_SECONDS):
-    """Yield server-sent events for ``user`` from after ``last_event_id``."""
+    """Yield server-sent events for ``user`` from after ``last_event_id``.
+
+    Q-REL: the stream ends at once when its server process is being stopped (the
+    hub stops then, waking it), with a hint to reconnect soon, to another process; the
+    console's next stream carries on after the last event this one sent."""
+    if shutdown.stopping():
+        yield sse.closing()
+        return
     hub = hubs.current()
     try:
         after = int(last_event_id or 0)
@@ -67,7 +75,7 @@ def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
     yield "retry: 1000\n\n"
     written = None  # when this stream last wrote
     released = False
-    while (left := started + seconds - time.monotonic()) > 0:
+    while (left := started + seconds - time.monotonic()) > 0 and not shutdown.stopping():
         fresh = hub.since(after)
         if fresh is None:  # away longer than the buffer reaches back
             text, after = _from_database(user, after, hub.base)
@@ -84,7 +92,7 @@ def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
         if text is not None:
             continue
         if hub.stopped:
-            return
+            break
         syncing = started + heartbeat - time.monotonic()
         if syncing > 0 and (hub.floor or 0) < present:
             hub.wait(present - 1, timeout=min(left, syncing))
@@ -96,3 +104,5 @@ def events(user, last_event_id: str | None, *, seconds: float = STREAM_SECONDS,
             _release_connection()
             released = True
         hub.wait(after, timeout=min(left, written + heartbeat - time.monotonic()))
+    if shutdown.stopping():
+        yield sse.closing()

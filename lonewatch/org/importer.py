@@ -8,6 +8,9 @@ the role's usual scope applies, on the person's own team or directorate.
 The whole file is checked first; if any row is wrong, every problem is
 reported by line number and nothing is changed. A good file is applied in one
 transaction, so re-importing it is safe: people are matched by username.
+
+With ``invite``, each person the import creates who has an email address is sent an
+invitation to set their password (ORG-06), by the worker once the import commits.
 """
 
 import csv
@@ -19,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from lonewatch.accounts.actions import queue_invitation_in_transaction
 from lonewatch.accounts.models import User
 from lonewatch.core import audit
 from lonewatch.org.models import Directorate, Organisation, Person, RoleMembership, Team
@@ -58,6 +62,7 @@ class ImportResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     teams_created: list[str] = field(default_factory=list)
+    invited: list[str] = field(default_factory=list)
 
 
 def _parse_roles(text: str) -> list[tuple[str, str]]:
@@ -154,7 +159,8 @@ def _person_fields(person: Person) -> dict:
 
 
 def import_people(
-    text: str, *, organisation: Organisation, actor=None, create_teams: bool = False
+    text: str, *, organisation: Organisation, actor=None, create_teams: bool = False,
+    invite: bool = False,
 ) -> ImportResult:
     rows = parse(text)
     result = ImportResult()
@@ -275,6 +281,8 @@ def import_people(
                 result.created.append(row.username)
                 audit.record("person.create", actor=actor, obj=person,
                              summary=f"{person.full_name} added by import", after=after)
+                if invite and queue_invitation_in_transaction(person.user):
+                    result.invited.append(row.username)
             elif old != after:
                 result.updated.append(row.username)
                 changed_before, changed_after = audit.diff(old, after)

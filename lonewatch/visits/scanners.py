@@ -2,4 +2,5 @@ from lonewatch.visits.actions import remind_fitness_reviews, send_reminders
 from lonewatch.worker.loop import register
 
 register("reminders")(send_reminders)
-register("fitness reviews")(remind_fitness_reviews)
+# Nobody's safety waits on a review reminder: it runs after the urgent scanners.
+register("fitness reviews", urgent=False)(remind_fitness_reviews)

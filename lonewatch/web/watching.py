@@ -13,6 +13,7 @@ from django.urls import reverse
 from lonewatch import clock
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
+from lonewatch.core import shutdown, sse
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation.models import Escalation
 from lonewatch.notify.models import Delivery
@@ -123,7 +124,7 @@ def board_events(request):
     def stream():
         yield "retry: 3000\n\n"
         last, started = None, time.monotonic()
-        while time.monotonic() - started < BOARD_STREAM_SECONDS:
+        while time.monotonic() - started < BOARD_STREAM_SECONDS and not shutdown.stopping():
             version = _board_version(user)
             if version != last and last is not None:
                 yield f"event: changed\ndata: {reverse('board_fragment')}\n\n"
@@ -132,6 +133,10 @@ def board_events(request):
                 # console that went away stops costing a thread and a query.
                 yield ":\n\n"
             last = version
-            time.sleep(settings.BOARD_POLL_SECONDS)
+            shutdown.wait(settings.BOARD_POLL_SECONDS)
+        if shutdown.stopping():
+            # Q-REL: the server process is being stopped; the board reconnects to
+            # another one at once and fetches itself again.
+            yield sse.closing()
 
     return event_stream(stream())

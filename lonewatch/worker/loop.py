@@ -35,16 +35,23 @@ log = logging.getLogger("lonewatch.worker")
 class Scanner:
     name: str
     run: Callable[[], int]
+    urgent: bool = True
 
 
 _scanners: list[Scanner] = []
 
 
-def register(name: str):
-    """Decorator for a scanner: a function that handles due rows and returns a count."""
+def register(name: str, *, urgent: bool = True):
+    """Decorator for a scanner: a function that handles due rows and returns a count.
+
+    Scanners run in the order they are registered, except that one which is not
+    ``urgent`` (nobody's safety waits on it) runs after every urgent one, so a slow mail
+    server it waits on cannot hold up a missed check-in in the same pass."""
 
     def wrap(func):
-        _scanners.append(Scanner(name, func))
+        scanner = Scanner(name, func, urgent)
+        later = next((i for i, s in enumerate(_scanners) if not s.urgent), len(_scanners))
+        _scanners.insert(later if urgent else len(_scanners), scanner)
         return func
 
     return wrap

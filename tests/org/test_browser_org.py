@@ -3,8 +3,10 @@
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
+from lonewatch.accounts.actions import send_password_emails
 from lonewatch.org.models import NextOfKin
 from tests.browser import screenshot
 from tests.conftest import PASSWORD
@@ -52,3 +54,34 @@ def test_org_05_nurse_adds_next_of_kin_and_admin_views_it_audited(trust, live_se
     expect(page.get_by_text("Next of kin added.")).to_be_visible()
     assert NextOfKin.objects.get().phone == "+447700900911"
     screenshot(page, "nurse-profile")
+
+
+def test_org_06_forgotten_password_on_a_phone(trust, live_server, phone, settings):
+    """Nina never had a password (HR added her): from the sign-in page to her home page."""
+    settings.BASE_URL = "https://lonewatch.example.nhs.uk"
+    nina = trust.people["nina"]
+    nina.user.email = "nina@trust.example"
+    nina.user.set_unusable_password()
+    nina.user.save()
+    page = phone
+    page.goto(f"{live_server.url}/login")
+    page.get_by_role("link", name="Forgotten your password, or never had one?").click()
+    expect(page.get_by_role("heading", name="Get a link to set your password")).to_be_visible()
+    page.get_by_label("Email address").fill("nina@trust.example")
+    page.get_by_role("button", name="Send me a link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    assert send_password_emails() == 1
+    [message] = mail.outbox
+    link = re.search(r"https://lonewatch\.example\.nhs\.uk(/password/set/\S+)", message.body)
+    page.goto(live_server.url + link.group(1))
+    expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    page.get_by_label("New password", exact=True).fill("kettle-orchard-lantern")
+    page.get_by_label("Type the new password again").fill("kettle-orchard-lantern")
+    screenshot(page, "set-password")
+    page.get_by_role("button", name="Set my password").click()
+    expect(page.get_by_role("heading", name="Your password is set")).to_be_visible()
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Username").fill("nina")
+    page.get_by_label("Password").fill("kettle-orchard-lantern")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Hello, Nina")).to_be_visible()

@@ -33,9 +33,12 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import make_password
 from django.test import Client
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from lonewatch import clock
 from lonewatch.accounts.actions import do_create_token, do_open_enrolment
+from lonewatch.accounts.tokens import reset_tokens
 from lonewatch.alarms import actions as alarms
 from lonewatch.escalation import actions as engine
 from lonewatch.notify.actions import send_due
@@ -83,6 +86,15 @@ PAGES = {
     "sign_in": KeyPage(None, lambda s: "/login"),
     "sign_in_error": KeyPage(None, lambda s: "/login", then=_submit(
         "Sign in", Username="nina", Password=PASSWORD + "-wrong")),
+    "password_reset": KeyPage(None, lambda s: "/password/reset"),
+    "password_reset_error": KeyPage(None, lambda s: "/password/reset",
+                                    then=_submit("Send me a link")),
+    "password_reset_sent": KeyPage(None, lambda s: "/password/reset/sent"),
+    "password_set": KeyPage(None, lambda s: s["password_link"]),
+    "password_set_error": KeyPage(None, lambda s: s["password_link"], then=_submit(
+        "Set my password", **{"New password": "short"})),
+    "password_link_not_working": KeyPage(None, lambda s: "/password/set/MQ/abc-123"),
+    "password_set_done": KeyPage(None, lambda s: "/password/done"),
     "two_factor": KeyPage("olivia:unverified", lambda s: "/account/two-factor"),
     "two_factor_error": KeyPage("olivia:unverified", lambda s: "/account/two-factor",
                                 then=_submit("Continue")),
@@ -175,8 +187,10 @@ def scene(trust, settings):
     people["leslie"].user.email = "leslie@trust.example"
     people["leslie"].user.save()
     do_create_token(olivia.user, name="Console", actor=olivia.user, privileged=True)
+    uid = urlsafe_base64_encode(force_bytes(nina.user.pk))
     return {"people": people, "nina": nina, "north": trust.north, "session": session,
-            "escalation": session.escalations.get()}
+            "escalation": session.escalations.get(),
+            "password_link": f"/password/set/{uid}/{reset_tokens.make_token(nina.user)}"}
 
 
 def _session_cookie(person, *, verified: bool, url: str) -> dict:

@@ -6,12 +6,19 @@
   var status = document.getElementById("board-status");
   if (!board || !window.EventSource) { return; }
   var source = new EventSource(board.dataset.events);
-  source.addEventListener("changed", function () {
+  var lost = false;
+  function refresh() {
     fetch(board.dataset.fragment, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) { board.innerHTML = html; status.textContent = "Updated just now."; })
       .catch(function () { status.textContent = "Could not update: reload the page."; });
-  });
-  source.onerror = function () { status.textContent = "Reconnecting…"; };
-  source.onopen = function () { status.textContent = "Updates by itself."; };
+  }
+  source.addEventListener("changed", refresh);
+  source.onerror = function () { lost = true; status.textContent = "Reconnecting…"; };
+  source.onopen = function () {
+    status.textContent = "Updates by itself.";
+    // A new stream only tells of changes from now: fetch what changed while away
+    // (a stream ends every few minutes, and whenever its server process stops).
+    if (lost) { lost = false; refresh(); }
+  };
 })();

@@ -355,7 +355,13 @@
     source.addEventListener("alarm.audio", function (event) {
       if (String(about(event).id) === shown) { player.grew(0); }
     });
-    source.onerror = function () { status.textContent = "Reconnecting…"; };
+    var lost = false;
+    source.onerror = function () { lost = true; status.textContent = "Reconnecting…"; };
+    // Back on a stream (the server may have been restarted): the events missed come
+    // with it; fetching the list once more also says "Live." when there were none.
+    source.onopen = function () {
+      if (lost) { lost = false; refresh(); }
+    };
   }
 
   // --- Keys --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from django.core.management import call_command
@@ -34,10 +35,14 @@ class Supervisor:
         self.commands = commands
         self.out = out
         self.children: dict[str, subprocess.Popen] = {}
-        self.stopping = False
+        self._stop = threading.Event()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def request_stop(self, *_args):
-        self.stopping = True
+        self._stop.set()  # wakes run() at once: the children are told straight away
 
     def start(self, name):
         self.children[name] = subprocess.Popen(self.commands[name])
@@ -46,8 +51,7 @@ class Supervisor:
         for name in self.commands:
             self.start(name)
         restarts: dict[str, float] = {}
-        while not self.stopping:
-            time.sleep(0.2)
+        while not self._stop.wait(0.2):
             for name, child in list(self.children.items()):
                 code = child.poll()
                 if code is None or self.stopping:
@@ -55,7 +59,7 @@ class Supervisor:
                 # Restart, but not in a tight loop if it keeps failing.
                 wait = 1.0 if time.monotonic() - restarts.get(name, 0) > 10 else 5.0
                 self.out.write(f"{name} exited with {code}; restarting in {wait:.0f} s")
-                time.sleep(wait)
+                self._stop.wait(wait)
                 restarts[name] = time.monotonic()
                 if not self.stopping:
                     self.start(name)

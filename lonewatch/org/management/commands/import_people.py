@@ -15,8 +15,11 @@ class Command(BaseCommand):
         parser.add_argument("--organisation", help="organisation name (created if new)")
         parser.add_argument("--create-teams", action="store_true",
                             help="create directorates and teams the file names")
+        parser.add_argument("--invite", action="store_true",
+                            help="email each person created (who has an email address) a "
+                                 "link to set their password, once the import is saved")
 
-    def handle(self, *args, file, organisation, create_teams, **options):
+    def handle(self, *args, file, organisation, create_teams, invite, **options):
         try:
             text = file.read_text(encoding="utf-8-sig")
         except OSError as error:
@@ -32,7 +35,8 @@ class Command(BaseCommand):
                     if len(orgs) != 1:
                         raise CommandError("say which organisation with --organisation NAME")
                     org = orgs[0]
-                result = import_people(text, organisation=org, create_teams=create_teams)
+                result = import_people(text, organisation=org, create_teams=create_teams,
+                                       invite=invite)
         except ImportFailed as failure:
             for error in failure.errors:
                 self.stderr.write(error)
@@ -45,3 +49,8 @@ class Command(BaseCommand):
             f"imported {file}: {len(result.created)} created, {len(result.updated)} updated, "
             f"{len(result.unchanged)} unchanged"
         )
+        if invite:
+            # The worker sends them: only now that the import is saved, and again if the
+            # mail server is down for a moment.
+            self.stdout.write(f"invited {len(result.invited)} of {len(result.created)} new "
+                              "people (those with an email address); the worker emails them")
