@@ -306,7 +306,7 @@ def test_esc_03_q_rel_workers_killed_at_random_cost_seconds_not_the_lease(trust,
     late = max(((datetime.fromtimestamp(first_arrival[key], UTC) - d.due_at).total_seconds(), d)
                for key, d in deliveries.items() if key in first_arrival)[1]
     due = late.due_at.timestamp()
-    worst_story = (f"the worst, {late.purpose} of session {late.session_id}, was claimed "
+    worst_story = (f"the worst, {late.purpose} of escalation {late.about_id}, was claimed "
                    f"{late.attempts} times; kills {[round(k - due, 1) for k in killed_at]} s "
                    "after it was due")
     median = statistics.median(lags) if lags else float("nan")
