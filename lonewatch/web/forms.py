@@ -91,7 +91,9 @@ class FitnessForm(forms.Form):
         coerce=lambda v: v == "yes", widget=forms.RadioSelect,
     )
     review = forms.DateField(
-        label="Review date", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="Review date", required=False,
+        # A date input shows its value only as YYYY-MM-DD, whatever the locale.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter a real date, like 31/03/2027."},
     )
 
