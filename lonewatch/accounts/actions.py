@@ -491,3 +491,45 @@ def _send(row: PasswordEmail) -> None:
                                          f"{user.username} at {user.email}")
     finally:
         context.client_ip.reset(ip)
+# --- sign-ins (ORG-05, Q-SEC) ----------------------------------------------------------
+# Connected to Django's and django-axes' signals in AccountsConfig.ready(). The password is
+# never recorded, nor a username that matches no account: it may be a password typed
+# into the wrong box.
+
+def _account(username) -> User | None:
+    if not isinstance(username, str) or not username:
+        return None
+    return User.objects.filter(username=username).first()
+
+
+def record_sign_in(sender, request=None, user=None, **kwargs) -> None:
+    """``user_logged_in``: someone signed in with their password."""
+    with transaction.atomic():
+        audit.record("sign_in", actor=user, obj=user,
+                     summary=f"{user.get_username()} signed in")
+
+
+def record_sign_in_failure(sender, credentials=None, request=None, **kwargs) -> None:
+    """``user_login_failed``: a wrong password, an unknown username, or an attempt
+    refused while the username is locked out (django-axes also reports that below)."""
+    user = _account((credentials or {}).get("username"))
+    with transaction.atomic():
+        if user is None:
+            audit.record("sign_in.failed", actor=None, actor_label="anonymous",
+                         object_type="accounts.user",
+                         summary="Sign-in failed: no account has that username")
+        else:
+            audit.record("sign_in.failed", actor=None, actor_label="anonymous", obj=user,
+                         summary=f"Sign-in as {user.get_username()} failed")
+
+
+def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    """django-axes' ``user_locked_out``: too many failures; sign-ins with this username
+    are refused for ``LONEWATCH_LOGIN_LOCKOUT_MINUTES``. Sent again for each attempt
+    refused while locked out."""
+    user = _account(username)
+    with transaction.atomic():
+        audit.record("sign_in.locked_out", actor=None, actor_label="anonymous",
+                     obj=user, object_type=None if user else "accounts.user",
+                     summary=f"Sign-in as {user.get_username() if user else 'an unknown username'}"
+                             " refused: locked out after too many failed attempts")

@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from lonewatch import clock
-from lonewatch.alarms import forwarding, messages, worker_view
-from lonewatch.alarms.models import Alarm, AlarmEvent, OperatorDuty
+from lonewatch.alarms import forwarding, messages, timeline, worker_view
+from lonewatch.alarms.models import Alarm, OperatorDuty
 from lonewatch.alarms.permissions import ALARM_CATEGORY
 from lonewatch.core import audit
 from lonewatch.core.permissions import CHANGE, can
@@ -56,11 +56,10 @@ def _event(alarm, kind, summary, *, actor=None, at=None, data=None, here=None,
     """A line on the alarm's timeline (ALM-03), and the same change forwarded to the
     external alarm centres (ALM-07): every change to an alarm comes through here, so
     none can leave them out. Runs inside the caller's transaction."""
-    event = AlarmEvent.objects.create(
-        alarm=alarm, at=at or clock.now(), kind=kind, actor=actor, summary=summary[:300],
-        data=data or {}, lat=here.lat if here else None, lon=here.lon if here else None,
-        accuracy_m=here.accuracy_m if here else None)
+    event = timeline.append(alarm, at=at or clock.now(), kind=kind, actor=actor,
+                            summary=summary, data=data, here=here)
     forwarding.forward(alarm, event, as_=forward_as)
+    return event
 
 
 def on_duty_operators(organisation_id) -> list[Person]:
@@ -104,10 +103,11 @@ def do_raise(worker: Person, *, actor, kind: str, source: str = Alarm.Source.APP
             next_realert_at=now + timedelta(seconds=settings.ALARM_ACK_SECONDS) if red
             else None)
         what = "Red alert" if red else "Amber alert"
-        _event(alarm, "raised", f"{what} raised ({alarm.get_source_display().lower()})"
+        raised = _event(alarm, "raised", f"{what} raised ({alarm.get_source_display().lower()})"
                + (f": {message[:150]}" if message else ""), actor=actor, at=now, here=here)
         audit.record(f"alarm.{kind}", actor=actor, obj=alarm,
-                     summary=f"{what} from {worker.full_name}" + (" (drill)" if drill else ""))
+                     summary=f"{what} from {worker.full_name}" + (" (drill)" if drill else ""),
+                     timeline=timeline.TIMELINE.anchor(raised))
         if red:
             operators = on_duty_operators(worker.organisation_id)
             subject, body, link = messages.alarm(alarm, now)
@@ -213,11 +213,14 @@ def _close(alarm, *, actor, category, worker_agreed, note, forward_as: str | Non
     alarm.save(update_fields=["state", "closed_by", "closed_at", "category", "worker_agreed",
                               "next_realert_at", "cancel_until"])
     label = Alarm.Category(category).label
-    _event(alarm, "closed", worker_view.closing_summary(category, note), actor=actor, at=now,
-           data={"category": category, "worker_agreed": worker_agreed}, forward_as=forward_as)
+    closed = _event(alarm, "closed", worker_view.closing_summary(category, note), actor=actor,
+                    at=now, data={"category": category, "worker_agreed": worker_agreed},
+                    forward_as=forward_as)
+    # The audit event anchors the alarm's whole timeline as it was closed.
     audit.record("alarm.close", actor=actor, obj=alarm,
                  summary=f"Alarm of {alarm.worker} closed as {label.lower()}",
-                 after={"category": category, "worker_agreed": worker_agreed, "note": note})
+                 after={"category": category, "worker_agreed": worker_agreed, "note": note},
+                 timeline=timeline.TIMELINE.anchor(closed))
     if category != Alarm.Category.FALSE and not alarm.drill:
         # ALM-06: the security manager is told of every recorded incident.
         subject, body, link = messages.incident_recorded(alarm, label)
@@ -353,12 +356,13 @@ def raise_duress_from_checkout(session: Session, *, actor, checked_out: bool = T
         lon=session.last_lon,
         accuracy_m=session.last_accuracy_m, location_at=session.last_location_at,
         next_realert_at=now)
-    _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN"
-           if checked_out else "DURESS: the worker entered their duress PIN to check out; "
-           "check-out was locked after too many wrong PINs, so the session still runs",
-           actor=actor, at=now, forward_as="raised")
+    raised = _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN"
+                    if checked_out else "DURESS: the worker entered their duress PIN to check "
+                    "out; check-out was locked after too many wrong PINs, so the session still "
+                    "runs", actor=actor, at=now, forward_as="raised")
     audit.record("alarm.red", actor=actor, obj=alarm,
-                 summary=f"Silent red alarm (duress PIN at check-out) from {session.worker}")
+                 summary=f"Silent red alarm (duress PIN at check-out) from {session.worker}",
+                 timeline=timeline.TIMELINE.anchor(raised))
     return alarm
 
 
@@ -408,6 +412,7 @@ def realert_due(limit: int = 100) -> int:
     with transaction.atomic():
         ids = claim(Alarm.objects.filter(next_realert_at__lte=now, state=A.RAISED)
                     .order_by("next_realert_at"), limit=limit)
+        audited = []
         for alarm in Alarm.objects.filter(pk__in=ids).select_related("worker"):
             people = on_duty_operators(alarm.organisation_id) + supervisors(alarm.organisation_id)
             people = list(dict.fromkeys(people))
@@ -418,9 +423,15 @@ def realert_due(limit: int = 100) -> int:
             alarm.realerts += 1
             alarm.next_realert_at = now + interval
             alarm.save(update_fields=["realerts", "next_realert_at"])
-            _event(alarm, "realert", f"Not acknowledged after "
-                   f"{round((now - alarm.raised_at).total_seconds())} s: re-alerted "
-                   f"{len(people)} people", at=now, data={"realert": alarm.realerts})
+            summary = (f"Not acknowledged after {round((now - alarm.raised_at).total_seconds())}"
+                       f" s: re-alerted {len(people)} people")
+            _event(alarm, "realert", summary, at=now, data={"realert": alarm.realerts})
+            audited.append({"action": "alarm.realert", "object_type": "alarms.alarm",
+                            "organisation_id": alarm.organisation_id, "object_id": alarm.pk,
+                            "summary": f"Red alert from {alarm.worker}. {summary}",
+                            "after": {"realert": alarm.realerts,
+                                      "recipients": [p.pk for p in people]}})
+        audit.record_many(audited)
     return len(ids)
 
 
@@ -440,8 +451,12 @@ def raise_from_escalation(session: Session, escalation_pk: int) -> Alarm | None:
         lat=session.last_lat, lon=session.last_lon, accuracy_m=session.last_accuracy_m,
         location_at=session.last_location_at,
         next_realert_at=now + timedelta(seconds=settings.ALARM_ACK_SECONDS))
-    _event(alarm, "raised", "Raised by the missed check-in escalation", at=now,
-           data={"escalation": escalation_pk})
+    raised = _event(alarm, "raised", "Raised by the missed check-in escalation", at=now,
+                    data={"escalation": escalation_pk})
+    audit.record("alarm.red", actor=None, obj=alarm,
+                 summary=f"Red alarm from the missed check-in escalation of {session.worker}",
+                 after={"escalation": escalation_pk, "session": session.pk},
+                 timeline=timeline.TIMELINE.anchor(raised))
     return alarm
 
 
@@ -451,7 +466,7 @@ def record_delivery_outcomes(outcomes: list[Outcome], *, bulk: bool) -> None:
     who was not reached; the rest stay in the delivery rows, off the live stream. Never
     on the worker's session (MOV-04: what the alarm centre was sent about a duress alarm
     is not the worker's to read). Runs inside the caller's transaction."""
-    AlarmEvent.objects.bulk_create([
-        AlarmEvent(alarm_id=o.about_id, at=o.at, summary=o.summary[:300],
-                   kind="delivery_failed", data=o.data | {"recipient": o.recipient_id})
+    timeline.append_rows([
+        {"alarm_id": o.about_id, "at": o.at, "summary": o.summary[:300],
+         "kind": "delivery_failed", "data": o.data | {"recipient": o.recipient_id}}
         for o in outcomes if o.about_kind == "alarm" and o.failed])

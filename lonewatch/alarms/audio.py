@@ -29,7 +29,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from lonewatch import clock
-from lonewatch.alarms.models import Alarm, AlarmEvent, AudioChunk
+from lonewatch.alarms import timeline
+from lonewatch.alarms.models import Alarm, AudioChunk
 from lonewatch.core import audit
 
 # What a browser's MediaRecorder or a device sends, and how the first chunk starts.
@@ -208,9 +209,9 @@ def _tell(alarm: Alarm, chunk: AudioChunk, now) -> None:
                    f"recording afresh); {parts} of it can be played")
     else:
         summary = f"Audio received: {parts} of take {take.number} can be played"
-    AlarmEvent.objects.create(alarm=alarm, at=now, kind="audio", summary=summary,
-                              data={"seq": chunk.seq, "take": take.number,
-                                    "takes": len(every), "playable": playable})
+    timeline.append(alarm, at=now, kind="audio", summary=summary,
+                    data={"seq": chunk.seq, "take": take.number, "takes": len(every),
+                          "playable": playable})
 
 
 def takes(alarm: Alarm) -> list[Take]:

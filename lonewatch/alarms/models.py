@@ -92,26 +92,76 @@ class Alarm(models.Model):
         return self.worker_view is None and self.is_open
 
 
-class AlarmEvent(models.Model):
-    """One line of an alarm's timeline: every transition with who, when and a note."""
+class AlarmEventManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().select_related("position")
 
-    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="events")
+
+class AlarmEvent(models.Model):
+    """One line of an alarm's timeline: every transition with who, when and a note.
+
+    Append-only and hash-chained per alarm (ORG-05): the database refuses UPDATE and
+    DELETE, and line ``seq`` n carries the hash of line n-1. Every line is written
+    through ``lonewatch.alarms.timeline``. A location sent with a line is an
+    ``AlarmPosition`` of its own, outside the chain (MOV-05)."""
+
+    # An alarm with a timeline is never deleted by a cascade (docs/audit.md).
+    alarm = models.ForeignKey(Alarm, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
     at = models.DateTimeField()
     kind = models.CharField(max_length=30)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.PROTECT, related_name="+")
     summary = models.CharField(max_length=300)
-    lat = models.FloatField(null=True, blank=True)
-    lon = models.FloatField(null=True, blank=True)
-    accuracy_m = models.FloatField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AlarmEventManager()
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["alarm", "at"], name="alarm_event_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["alarm", "seq"], name="alarm_event_seq_unique"),
+        ]
 
     def __str__(self):
         return self.summary
+
+    @property
+    def place(self) -> "AlarmPosition | None":
+        try:
+            return self.position
+        except AlarmPosition.DoesNotExist:
+            return None
+
+    @property
+    def lat(self) -> float | None:
+        return self.place.lat if self.place else None
+
+    @property
+    def lon(self) -> float | None:
+        return self.place.lon if self.place else None
+
+    @property
+    def accuracy_m(self) -> float | None:
+        return self.place.accuracy_m if self.place else None
+
+
+class AlarmPosition(models.Model):
+    """Where the worker's phone was at a line of the alarm's timeline (ALM-02, MOV-05):
+    the alarm's trail, kept with the alarm. Outside the hash chain, like a session's
+    positions."""
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="positions")
+    event = models.OneToOneField(AlarmEvent, on_delete=models.CASCADE, related_name="position")
+    at = models.DateTimeField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    accuracy_m = models.FloatField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.lat:.5f}, {self.lon:.5f} at {self.at:%H:%M:%S}"
 
 
 class OperatorDuty(models.Model):

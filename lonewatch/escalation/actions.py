@@ -4,6 +4,12 @@ Every deadline is a column: ``Session.due_at`` starts an escalation, and
 ``Escalation.next_step_at`` fires its next step. Workers claim due rows (see
 worker.claim), act, and commit; the step index moves on in the same transaction
 as the step's deliveries are queued, so a step can neither be lost nor fire twice.
+
+Every start and every step is a line on the session's timeline and an event in the
+audit trail (ORG-05), both written in bulk at the end of a pass. Locks are taken
+session first, then escalation, everywhere: a check-in (which locks its session and
+then resolves the escalation) never waits in a circle with an escalation action; the
+scanner, which claims escalations first, skips those whose session is busy.
 """
 
 from datetime import timedelta
@@ -21,6 +27,7 @@ from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel, Delivery
 from lonewatch.org.people import line_managers
+from lonewatch.visits import timeline
 from lonewatch.visits.actions import close, renew_deadline, write_delivery_lines
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
@@ -48,7 +55,7 @@ def start_due(limit: int = START_BATCH) -> int:
             return 0
         new_ids = iter(bulk.reserve_ids(Escalation, len(rows)))
         steps_by_team: dict = {}
-        escalations, events, outbox = [], [], notify.Outbox()
+        escalations, events, outbox, audited = [], [], notify.Outbox(), []
         for (pk, due_at, address, postcode, last_contact_at, worker_id, name, email, mobile,
              organisation_id, team_id) in rows:
             key = (team_id, organisation_id)
@@ -63,20 +70,48 @@ def start_due(limit: int = START_BATCH) -> int:
             escalation = SimpleNamespace(
                 pk=next(new_ids), steps=steps, missed_at=due_at, next_step=0,
                 next_step_at=due_at + timedelta(seconds=steps[0]["after_seconds"]))
-            events.append(_event(pk, now, SessionEvent.Kind.DEADLINE_MISSED,
-                                 f"Check-in due at {clock.hhmm(due_at)} was missed: escalation "
-                                 "started", {"due_at": due_at.isoformat()}))
+            missed = f"Check-in due at {clock.hhmm(due_at)} was missed: escalation started"
+            events.append(_event(pk, now, SessionEvent.Kind.DEADLINE_MISSED, missed,
+                                 {"due_at": due_at.isoformat()}))
+            start = {"action": "escalation.start", "object_type": ESCALATION,
+                     "organisation_id": organisation_id, "object_id": escalation.pk,
+                     "summary": f"{name}: {missed}",
+                     "after": {"session": pk, "missed_at": due_at.isoformat(), "steps": []}}
             if steps[0]["target"] == Target.WORKER and escalation.next_step_at <= now:
-                _step(escalation, session, [worker], now, outbox, events)
+                # A step fired with the start is recorded in the start's own audit event:
+                # one event per missed deadline in a burst, not two.
+                fired: list[dict] = []
+                _step(escalation, session, [worker], now, outbox, events, fired)
+                start["summary"] = f"{start['summary']}. {fired[0]['told']}"[:300]
+                start["after"]["steps"].append(fired[0]["after"])
+            audited.append(start)
             escalations.append({
                 "id": escalation.pk, "session_id": pk, "state": Escalation.State.OPEN,
                 "missed_at": due_at, "steps": steps, "next_step": escalation.next_step,
                 "next_step_at": escalation.next_step_at,
                 "outcome": "", "note": ""})
         bulk.insert_rows(Escalation, escalations)
-        bulk.insert_rows(SessionEvent, events)  # the step first, then what it sent
-        outbox.save(need_ids=False)
+        # The claim holds every session. The step first, then what it sent.
+        with timeline.TIMELINE.batch(locked=[row[0] for row in rows]):
+            timeline.append_rows(events, copy=True, locked=True)
+            outbox.save(need_ids=False)
+        _anchor(audited, events)
+        audit.record_many(audited)
     return len(rows)
+
+
+ESCALATION = "escalation.escalation"
+
+
+def _anchor(audited: list[dict], lines: list[dict]) -> None:
+    """Each escalation's start anchors its session's timeline in the audit trail, at the
+    pass's last line: every check-in before the missed deadline, and the miss itself."""
+    heads = {line["session_id"]: {"timeline": timeline.TIMELINE.name,
+                                  "record": line["session_id"], "seq": line["seq"],
+                                  "hash": line["hash"]} for line in lines}
+    for entry in audited:
+        if entry["action"] == "escalation.start":
+            entry["timeline"] = heads[entry["after"]["session"]]
 
 
 OVERDUE_COLUMNS = ("pk", "due_at", "address", "postcode", "last_contact_at", "worker_id",
@@ -118,21 +153,27 @@ def fire_due(limit: int = 200) -> int:
     with transaction.atomic():
         ids = claim(Escalation.objects.filter(next_step_at__lte=now).order_by("next_step_at"),
                     limit=limit)
-        outbox, events, fired = notify.Outbox(), [], []
+        # A session another transaction holds (a check-in, perhaps resolving this very
+        # escalation) is not waited for: its step fires on the next pass.
+        session_of = dict(Escalation.objects.filter(pk__in=ids).values_list("pk", "session_id"))
+        free = set(timeline.TIMELINE.lock(session_of.values(), skip_locked=True))
+        ids = [pk for pk in ids if session_of[pk] in free]
+        outbox, events, fired, audited = notify.Outbox(), [], [], []
         # Only what every step needs is joined; a step for the line manager or a cover
         # buddy loads that person when it fires.
         for escalation in Escalation.objects.filter(pk__in=ids).select_related(
             "session__worker__team", "session__buddy",
         ):
             if escalation.state == Escalation.State.ACKNOWLEDGED:
-                _remind_handler(escalation, now, outbox, events)
+                _remind_handler(escalation, now, outbox, events, audited)
             # Catch up on every step already due (after downtime, several may be).
             while (escalation.state == Escalation.State.OPEN
                    and escalation.next_step_at is not None and escalation.next_step_at <= now):
-                _fire(escalation, now, outbox, events)
+                _fire(escalation, now, outbox, events, audited)
             fired.append(escalation)
-        bulk.insert_rows(SessionEvent, events)  # the step first, then what it sent
-        outbox.save(need_ids=False)
+        with timeline.TIMELINE.batch(locked=free):
+            timeline.append_rows(events, copy=True, locked=True)  # the step, then what it sent
+            outbox.save(need_ids=False)
         # Escalations missed together move on together: one UPDATE per distinct next step
         # (Django's bulk_update builds a CASE per row and costs more than it saves here).
         groups: dict[tuple, list[int]] = {}
@@ -142,6 +183,7 @@ def fire_due(limit: int = 200) -> int:
         for (next_step, next_step_at), pks in groups.items():
             Escalation.objects.filter(pk__in=pks).update(next_step=next_step,
                                                          next_step_at=next_step_at)
+        audit.record_many(audited)
     return len(ids)
 
 
@@ -150,16 +192,17 @@ def _event(session_id: int, at, kind: str, summary: str, data: dict | None = Non
             "data": data or {}}
 
 
-def _fire(escalation: Escalation, now, outbox, events: list) -> None:
+def _fire(escalation: Escalation, now, outbox, events: list, audited: list) -> None:
     session = escalation.session
     target = escalation.steps[escalation.next_step]["target"]
     people = recipients.resolve(target, session)
     if target == Target.ALARM_CENTRE:
         raise_from_escalation(session, escalation.pk)
-    _step(escalation, session, people, now, outbox, events)
+    _step(escalation, session, people, now, outbox, events, audited)
 
 
-def _step(escalation, session, people: list, now, outbox, events: list) -> None:
+def _step(escalation, session, people: list, now, outbox, events: list,
+          audited: list) -> None:
     """Send the escalation's next step to ``people`` and move it on to the one after."""
     number = escalation.next_step
     step = escalation.steps[number]
@@ -168,11 +211,18 @@ def _step(escalation, session, people: list, now, outbox, events: list) -> None:
     late = (now - scheduled).total_seconds()
     names = ", ".join(p.full_name for p in people) or "nobody (no one holds this role)"
     channels = ", ".join(Channel(c).label.lower() for c in step["channels"])
+    told = f"Step {number + 1}: {Target(step['target']).label} told ({names}) by {channels}"
+    recipient_ids = [p.pk for p in people]
     events.append(_event(
-        session.pk, now, SessionEvent.Kind.STEP_FIRED,
-        f"Step {number + 1}: {Target(step['target']).label} told ({names}) by {channels}",
+        session.pk, now, SessionEvent.Kind.STEP_FIRED, told,
         {"step": number + 1, "target": step["target"], "late_seconds": round(late, 1),
-         "recipients": [p.pk for p in people], "escalation": escalation.pk}))
+         "recipients": recipient_ids, "escalation": escalation.pk}))
+    audited.append({
+        "action": "escalation.step", "object_type": ESCALATION, "object_id": escalation.pk,
+        "organisation_id": session.worker.organisation_id,
+        "summary": f"Missed check-in of {session.worker.full_name}. {told}"[:300], "told": told,
+        "after": {"session": session.pk, "step": number + 1, "target": step["target"],
+                  "channels": step["channels"], "recipients": recipient_ids}})
     if late > settings.WATCHDOG_GRACE_SECONDS:
         events.append(_event(
             session.pk, now, SessionEvent.Kind.WATCHDOG,
@@ -191,7 +241,8 @@ def _step(escalation, session, people: list, now, outbox, events: list) -> None:
         escalation.next_step_at = None
 
 
-def _remind_handler(escalation: Escalation, now, outbox, events: list) -> None:
+def _remind_handler(escalation: Escalation, now, outbox, events: list,
+                    audited: list) -> None:
     """An acknowledged escalation nobody has closed: ask the handler again, and from the
     second time tell the worker's line manager too, so "I am handling this" cannot
     quietly end the chase."""
@@ -207,11 +258,16 @@ def _remind_handler(escalation: Escalation, now, outbox, events: list) -> None:
                link=link, purpose=f"handling_reminder_{times}",
                organisation_id=session.worker.organisation_id,
                about=("escalation", escalation.pk), due_at=escalation.next_step_at)
-    events.append(_event(
-        session.pk, now, SessionEvent.Kind.REMINDER,
-        f"Still open {round((now - escalation.acknowledged_at).total_seconds() / 60)} min "
-        f"after {handler.full_name} took it: asked {', '.join(p.full_name for p in people)} "
-        "to record the outcome", {"escalation": escalation.pk, "reminder": times}))
+    asked = (f"Still open {round((now - escalation.acknowledged_at).total_seconds() / 60)} "
+             f"min after {handler.full_name} took it: asked "
+             f"{', '.join(p.full_name for p in people)} to record the outcome")
+    events.append(_event(session.pk, now, SessionEvent.Kind.REMINDER, asked,
+                         {"escalation": escalation.pk, "reminder": times}))
+    audited.append({"action": "escalation.handling_reminder", "object_type": ESCALATION,
+                    "organisation_id": session.worker.organisation_id,
+                    "object_id": escalation.pk, "summary": asked[:300],
+                    "after": {"session": session.pk, "reminder": times,
+                              "recipients": [p.pk for p in people]}})
     escalation.next_step_at = now + interval
 
 
@@ -223,6 +279,8 @@ def _told(escalation: Escalation) -> set:
 
 
 def _lock(escalation: Escalation) -> Escalation:
+    # The session first, as a check-in does (see the module's docstring).
+    timeline.TIMELINE.lock([escalation.session_id])
     return Escalation.objects.select_for_update().select_related(
         "session__worker").get(pk=escalation.pk)
 
@@ -245,9 +303,8 @@ def do_acknowledge(escalation: Escalation, *, actor) -> Escalation:
                                        "next_step_at"])
         session = escalation.session
         name = actor.person.full_name
-        SessionEvent.objects.create(session=session, at=now, actor=actor,
-                                    kind=SessionEvent.Kind.ACKNOWLEDGED,
-                                    summary=f"{name} is handling this")
+        timeline.append(session, at=now, actor=actor, kind=SessionEvent.Kind.ACKNOWLEDGED,
+                        summary=f"{name} is handling this")
         audit.record("escalation.acknowledge", actor=actor, obj=escalation,
                      summary=f"{name} acknowledged the missed check-in of "
                              f"{session.worker.full_name}")
@@ -275,7 +332,7 @@ def do_resolve(escalation: Escalation, *, outcome: str, note: str = "", actor) -
         if outcome == Escalation.Outcome.SAFE:
             renew_deadline(session, clock.now())
         else:
-            close(session, clock.now())
+            close(session, clock.now(), actor=actor)
     return escalation
 
 
@@ -290,14 +347,15 @@ def _resolve(escalation, *, outcome, note, actor) -> Session:
     session = Session.objects.select_for_update().get(pk=escalation.session_id)
     label = Escalation.Outcome(outcome).label
     who = actor.person.full_name if actor and hasattr(actor, "person") else "Lonewatch"
-    SessionEvent.objects.create(
-        session=session, at=now, actor=actor, kind=SessionEvent.Kind.RESOLVED,
+    resolved = timeline.append(
+        session, at=now, actor=actor, kind=SessionEvent.Kind.RESOLVED,
         summary=f"Resolved by {who}: {label}" + (f" ({note[:150]})" if note else ""),
         data={"outcome": outcome, "escalation": escalation.pk},
     )
     audit.record("escalation.resolve", actor=actor, obj=escalation,
                  summary=f"Missed check-in of {session.worker.full_name} resolved: {label}",
-                 after={"outcome": outcome, "note": note[:2000]})
+                 after={"outcome": outcome, "note": note[:2000]},
+                 timeline=timeline.TIMELINE.anchor(resolved))
     # Everyone who was told about the missed check-in hears how it ended.
     told = _told(escalation) - {getattr(actor, "person", None), session.worker}
     if told:
@@ -325,7 +383,18 @@ def record_delivery_outcomes(outcomes: list[Outcome], *, bulk: bool) -> None:
     mine = [o for o in outcomes if o.about_kind == "escalation"]
     if not mine:
         return
-    session_of = dict(Escalation.objects.filter(pk__in={o.about_id for o in mine})
-                      .values_list("pk", "session_id"))
+    session_of = _sessions_of({o.about_id for o in mine})
     write_delivery_lines([(session_of[o.about_id], o) for o in mine if o.about_id in session_of],
                          bulk=bulk)
+
+
+def _sessions_of(escalation_ids: set[int]) -> dict[int, int]:
+    """Escalation id to session id. On PostgreSQL as one array parameter, not thousands of
+    parameters: a burst's delivery outcomes come by the thousand."""
+    if connection.vendor != "postgresql":
+        return dict(Escalation.objects.filter(pk__in=escalation_ids)
+                    .values_list("pk", "session_id"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, session_id FROM escalation_escalation WHERE id = ANY(%s)",
+                       [sorted(escalation_ids)])
+        return dict(cursor.fetchall())

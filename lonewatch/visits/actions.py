@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.core import audit
-from lonewatch.core.bulk import insert_rows
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
@@ -23,7 +22,7 @@ from lonewatch.org.models import Absence, Person, PinFailure
 from lonewatch.org.people import line_managers, role_holders
 from lonewatch.org.pins import Pin
 from lonewatch.org.roles import Role
-from lonewatch.visits import hooks, messages
+from lonewatch.visits import hooks, messages, timeline
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
 
@@ -213,19 +212,19 @@ def do_start_session(
             session.last_accuracy_m, session.last_location_at = here.accuracy_m, now
         session.save()
         watched_by = (cover_buddy or buddy).full_name
-        SessionEvent.objects.create(
-            session=session, at=now, actor=actor, kind=SessionEvent.Kind.STARTED,
+        started = timeline.append(
+            session, at=now, actor=actor, kind=SessionEvent.Kind.STARTED,
             summary=f"{session.get_kind_display()} started at {address[:120]}; "
                     f"{watched_by} is buddy; check in every {_minutes(interval_seconds)}",
-            lat=here.lat if here else None, lon=here.lon if here else None,
-            accuracy_m=here.accuracy_m if here else None,
+            here=here,
         )
         audit.record("session.start", actor=actor, obj=session,
                      summary=f"{worker.full_name} started a {session.get_kind_display().lower()}",
                      after={"address": address, "planned_end": planned_end,
                             "buddy": buddy.username, "cover_buddy":
                                 cover_buddy.username if cover_buddy else None,
-                            "interval_seconds": interval_seconds})
+                            "interval_seconds": interval_seconds},
+                     timeline=timeline.TIMELINE.anchor(started))
     return session
 
 
@@ -260,13 +259,11 @@ def do_check_in(session: Session, *, actor, lat=None, lon=None, accuracy_m=None,
         renew_deadline(session, now)
         if here:
             _move(session, here, now)
-        SessionEvent.objects.create(
-            session=session, at=now, actor=actor, kind=SessionEvent.Kind.CHECKED_IN,
+        timeline.append(
+            session, at=now, actor=actor, kind=SessionEvent.Kind.CHECKED_IN,
             summary=("Checked in late" if late else "Checked in") + (f": {note[:200]}"
                                                                       if note else ""),
-            lat=here.lat if here else None, lon=here.lon if here else None,
-            accuracy_m=here.accuracy_m if here else None,
-            data={"due_at": session.due_at.isoformat(timespec="microseconds")},
+            here=here, data={"due_at": session.due_at.isoformat(timespec="microseconds")},
         )
     return session
 
@@ -296,8 +293,8 @@ def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
             session.end_remind_at = session.due_at
         session.save(update_fields=["state", "last_contact_at", "due_at", "remind_at",
                                     "planned_end", "end_remind_at"])
-        SessionEvent.objects.create(
-            session=session, at=now, actor=actor, kind=SessionEvent.Kind.EXTENDED,
+        timeline.append(
+            session, at=now, actor=actor, kind=SessionEvent.Kind.EXTENDED,
             summary=f"Running late ({reason[:150]}): next check-in due {_fmt(session.due_at)}",
             data={"seconds": seconds, "reason": reason[:500]},
         )
@@ -313,9 +310,11 @@ def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
     return session
 
 
-def close(session: Session, now: datetime) -> None:
+def close(session: Session, now: datetime, *, actor=None) -> None:
     """End a session and forget where the worker was (MOV-05: location is only kept
-    while a session is active)."""
+    while a session is active): its positions are deleted, and its timeline says which
+    lines lost theirs, when and why. Runs inside the caller's transaction, with the
+    session locked."""
     session.state = Session.State.ENDED
     session.ended_at = now
     session.due_at = session.remind_at = session.end_remind_at = None
@@ -323,7 +322,9 @@ def close(session: Session, now: datetime) -> None:
     session.last_location_at = None
     session.save(update_fields=["state", "ended_at", "due_at", "remind_at", "end_remind_at",
                                 "last_lat", "last_lon", "last_accuracy_m", "last_location_at"])
-    session.events.filter(lat__isnull=False).update(lat=None, lon=None, accuracy_m=None)
+    timeline.purge_positions(session, at=now, actor=actor,
+                             why="the session ended, and locations are kept only while it "
+                                 "runs (MOV-05)")
 
 
 def do_end_session(session: Session, *, actor, pin: str) -> Session:
@@ -352,9 +353,8 @@ def do_end_session(session: Session, *, actor, pin: str) -> Session:
         # Outside the refused change's transaction, so the failed attempt is kept.
         with transaction.atomic():
             pins.record_failure(worker, attempt=PinFailure.Attempt.CHECK_OUT, at=now)
-            SessionEvent.objects.create(session=session, at=now, actor=actor,
-                                        kind=SessionEvent.Kind.PIN_FAILED,
-                                        summary="Check-out refused: wrong PIN")
+            timeline.append(session, at=now, actor=actor, kind=SessionEvent.Kind.PIN_FAILED,
+                            summary="Check-out refused: wrong PIN")
         raise SessionError("That PIN is not right.", "pin")
     return session
 
@@ -362,11 +362,13 @@ def do_end_session(session: Session, *, actor, pin: str) -> Session:
 def _close_checked_out(session: Session, actor, now) -> None:
     if session.state == Session.State.OVERDUE:
         hooks.worker_back_in_contact(session, actor=actor)
-    close(session, now)
-    SessionEvent.objects.create(session=session, at=now, actor=actor,
-                                kind=SessionEvent.Kind.ENDED, summary="Checked out safely")
+    close(session, now, actor=actor)
+    ended = timeline.append(session, at=now, actor=actor, kind=SessionEvent.Kind.ENDED,
+                            summary="Checked out safely")
+    # The audit event anchors the whole timeline: every check-in up to the end.
     audit.record("session.end", actor=actor, obj=session,
-                 summary=f"{session.worker.full_name} checked out")
+                 summary=f"{session.worker.full_name} checked out",
+                 timeline=timeline.TIMELINE.anchor(ended))
 
 
 def do_set_pin(person: Person, *, pin: str, actor) -> None:
@@ -405,9 +407,12 @@ def do_set_location_consent(person: Person, *, consent: bool, actor) -> None:
 
 
 def send_reminders(limit: int = 200) -> int:
-    """MOV-03: remind the worker before each deadline and at the planned end."""
+    """MOV-03: remind the worker before each deadline and at the planned end. Each
+    reminder is a line on the session's timeline and an event in the audit trail (ORG-05),
+    written together at the end of the pass."""
     now = clock.now()
     handled = 0
+    audited = []
     with transaction.atomic():
         for column, end in (("remind_at", False), ("end_remind_at", True)):
             states = [Session.State.ACTIVE] if not end else [Session.State.ACTIVE,
@@ -418,14 +423,21 @@ def send_reminders(limit: int = 200) -> int:
                 if not end and session.due_at <= now:
                     continue  # the deadline itself has passed: the escalation takes over
                 subject, body, link = messages.reminder(session, end=end)
+                # The line first, then what the reminder sent (its delivery lines).
+                timeline.append(session, at=now, kind=SessionEvent.Kind.REMINDER,
+                                summary=subject)
                 notify.queue([session.worker], [Channel.PUSH, Channel.IN_APP], subject=subject,
                              body=body, link=link,
                              purpose="end_reminder" if end else "checkin_reminder",
                              organisation_id=session.worker.organisation_id,
                              about=("session", session.pk))
-                SessionEvent.objects.create(session=session, at=now,
-                                            kind=SessionEvent.Kind.REMINDER, summary=subject)
+                audited.append({
+                    "action": "session.end_reminder" if end else "session.reminder",
+                    "object_type": "visits.session", "object_id": session.pk,
+                    "organisation_id": session.worker.organisation_id,
+                    "summary": f"{session.worker.full_name} reminded: {subject}"})
             handled += len(ids)
+        audit.record_many(audited)
     return handled
 
 
@@ -444,10 +456,7 @@ def write_delivery_lines(lines: list[tuple[int, Outcome]], *, bulk: bool) -> Non
              "kind": SessionEvent.Kind.DELIVERY_FAILED if o.failed else
              SessionEvent.Kind.DELIVERY, "data": o.data | {"recipient": o.recipient_id}}
             for session_id, o in lines]
-    if bulk:
-        insert_rows(SessionEvent, rows)
-    else:
-        SessionEvent.objects.bulk_create([SessionEvent(**row) for row in rows])
+    timeline.append_rows(rows, copy=bulk)
 
 
 def tell_line_manager_of_block(person: Person, *, actor) -> None:

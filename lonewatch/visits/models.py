@@ -80,9 +80,21 @@ class Session(models.Model):
         return self.state != self.State.ENDED
 
 
+class SessionEventManager(models.Manager):
+    def get_queryset(self):
+        # A line's position, if it still has one, comes with it (MOV-05).
+        return super().get_queryset().select_related("position")
+
+
 class SessionEvent(models.Model):
     """One line of a session's timeline: check-ins, extensions, reminders, every
-    escalation step, delivery and action. Append-only."""
+    escalation step, delivery and action.
+
+    Append-only and hash-chained per session (ORG-05): the database refuses UPDATE and
+    DELETE, and line ``seq`` n carries the hash of line n-1. Every line is written
+    through ``lonewatch.visits.timeline``. Where the worker was is not on the line but
+    in a ``SessionPosition`` of its own, which is deleted when the session ends (MOV-05)
+    while the line stays."""
 
     class Kind(models.TextChoices):
         STARTED = "started", "Session started"
@@ -99,24 +111,68 @@ class SessionEvent(models.Model):
         WATCHDOG = "watchdog", "Watchdog"
         LOCATION = "location", "Location"
         PIN_FAILED = "pin_failed", "Wrong check-out PIN"
+        POSITIONS_PURGED = "positions_purged", "Locations deleted"
 
     # Lines about messages (to the worker or to others): see ``visits.access.timeline``.
     MESSAGE_KINDS = (Kind.DELIVERY, Kind.DELIVERY_FAILED)
 
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    # A session with a timeline is never deleted by a cascade: only retention may, through
+    # the timeline's purge (docs/audit.md).
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
     at = models.DateTimeField()
     kind = models.CharField(max_length=30, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.PROTECT, related_name="+")
     summary = models.CharField(max_length=300)
-    lat = models.FloatField(null=True, blank=True)
-    lon = models.FloatField(null=True, blank=True)
-    accuracy_m = models.FloatField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = SessionEventManager()
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["session", "at"], name="session_event_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="session_event_seq_unique"),
+        ]
 
     def __str__(self):
         return f"{self.at:%H:%M:%S} {self.summary}"
+
+    @property
+    def place(self) -> "SessionPosition | None":
+        """Where the worker was at this line, while the session runs; None after."""
+        try:
+            return self.position
+        except SessionPosition.DoesNotExist:
+            return None
+
+    @property
+    def lat(self) -> float | None:
+        return self.place.lat if self.place else None
+
+    @property
+    def lon(self) -> float | None:
+        return self.place.lon if self.place else None
+
+    @property
+    def accuracy_m(self) -> float | None:
+        return self.place.accuracy_m if self.place else None
+
+
+class SessionPosition(models.Model):
+    """Where the worker was at a line of the session's timeline (MOV-05): kept only
+    while the session is active, deleted when it ends. Not part of the hash chain, so
+    deleting it leaves the timeline whole; the deletion itself is a timeline line."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="positions")
+    event = models.OneToOneField(SessionEvent, on_delete=models.CASCADE,
+                                 related_name="position")
+    at = models.DateTimeField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    accuracy_m = models.FloatField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.lat:.5f}, {self.lon:.5f} at {self.at:%H:%M:%S}"

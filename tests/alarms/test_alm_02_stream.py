@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 
 from lonewatch import clock
 from lonewatch.accounts.models import User
-from lonewatch.alarms import actions, stream
+from lonewatch.alarms import actions, stream, timeline
 from lonewatch.alarms import hub as hubs
 from lonewatch.alarms.models import Alarm, AlarmEvent
 from lonewatch.core import permissions as perms
@@ -155,14 +155,15 @@ class Rollback(Exception):
 
 
 def slow_event(alarm, *, commit: bool):
-    """Add an event to ``alarm`` in a transaction held open until ``go`` is set."""
+    """Add an event to ``alarm`` in a transaction held open until ``go`` is set (it holds
+    the alarm's lock, as every writer of its timeline does, until then)."""
     inserted, go, ids = threading.Event(), threading.Event(), []
 
     def run():
         try:
             with transaction.atomic():
-                ids.append(AlarmEvent.objects.create(alarm=alarm, at=clock.now(), kind="note",
-                                                     summary="slow").pk)
+                ids.append(timeline.append(alarm, at=clock.now(), kind="note",
+                                           summary="slow").pk)
                 inserted.set()
                 go.wait(TIMEOUT)
                 if not commit:
@@ -187,7 +188,10 @@ def test_alm_02_an_event_committing_late_is_not_skipped_and_a_rolled_back_one_ho
     console = open_console(trust.people["olivia"])
     hub = hubs.current()
     alarm = red(trust.people["nina"])
-    console.read_until(lambda chunk: f'"id": {alarm.pk},' in chunk)
+    # Another alarm's line can commit before a line of the first: each alarm's timeline is
+    # written under its own lock.
+    other = red(trust.people["ben"])
+    console.read_until(lambda chunk: f'"id": {other.pk},' in chunk)
 
     def after_the_hub_reads(pk):
         wait_for(lambda: hub._read_upto >= pk, timeout=TIMEOUT, what=f"the hub to read {pk}",
@@ -195,8 +199,8 @@ def test_alm_02_an_event_committing_late_is_not_skipped_and_a_rolled_back_one_ho
 
     for commit in (True, False):
         slow, go, thread = slow_event(alarm, commit=commit)
-        quick = AlarmEvent.objects.create(alarm=alarm, at=clock.now(), kind="note",
-                                          summary="quick").pk
+        with transaction.atomic():
+            quick = timeline.append(other, at=clock.now(), kind="note", summary="quick").pk
         assert slow < quick
         after_the_hub_reads(quick)  # seen, and held back behind the open transaction
         assert hub.floor < slow

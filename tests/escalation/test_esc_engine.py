@@ -18,7 +18,7 @@ from lonewatch.notify.models import Delivery
 from lonewatch.org import pins
 from lonewatch.visits import actions
 from lonewatch.visits.actions import SessionError
-from lonewatch.visits.models import Session, SessionEvent
+from lonewatch.visits.models import Session, SessionEvent, SessionPosition
 
 
 def tick() -> None:
@@ -262,10 +262,11 @@ def test_mov_05_location_is_dropped_without_consent_and_forgotten_at_the_end(at,
     nina = trust.people["nina"]
     session = start_session(interval=600)
     actions.do_check_in(session, actor=nina.user, lat=52.6, lon=0.1)
-    assert SessionEvent.objects.filter(session=session, lat=52.6).exists()
+    assert SessionPosition.objects.filter(session=session, lat=52.6).exists()
     actions.do_end_session(session, actor=nina.user, pin="2468")
     session.refresh_from_db()
-    assert session.last_lat is None and not SessionEvent.objects.filter(lat__isnull=False)
+    assert session.last_lat is None and not SessionPosition.objects.exists()
+    assert session.events.get(kind="checked_in").lat is None
     actions.do_set_location_consent(nina, consent=False, actor=nina.user)
     second = start_session(interval=600)
     actions.do_check_in(second, actor=nina.user, lat=52.6, lon=0.1)

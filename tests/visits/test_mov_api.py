@@ -213,8 +213,10 @@ def test_bud_01_buddy_sees_next_of_kin_only_while_the_session_runs(client, trust
 def test_mov_02_fast_and_ordinary_check_ins_agree(client, trust, nina_api, start_session,
                                                   time_machine):
     """On PostgreSQL a check-in is one SQL statement; it must leave exactly what the
-    ordinary path leaves."""
+    ordinary path leaves, its place in the session's chain (ORG-05) and its position
+    (MOV-05) included."""
     from lonewatch.visits import actions
+    from lonewatch.visits.timeline import TIMELINE
 
     time_machine.move_to("2026-11-23 09:00:00+00:00", tick=False)
     session = start_session(interval=900)
@@ -224,18 +226,20 @@ def test_mov_02_fast_and_ordinary_check_ins_agree(client, trust, nina_api, start
                            content_type="application/json", headers=nina_api)
     assert response.status_code == 200
     fast = Session.objects.get(pk=session.pk)
-    fast_event = session.events.get(kind="checked_in")
-    session.events.filter(pk=fast_event.pk).delete()
+    # The same check-in again, at the same moment, by the ordinary path: a line of its own.
     actions.do_check_in(session, actor=trust.people["nina"].user, lat=52.5, lon=0.25,
                         accuracy_m=9, note="fast")
     slow = Session.objects.get(pk=session.pk)
-    slow_event = session.events.get(kind="checked_in")
+    fast_event, slow_event = session.events.filter(kind="checked_in").order_by("seq")
     fields = ["due_at", "remind_at", "last_contact_at", "last_lat", "last_lon",
               "last_accuracy_m", "last_location_at", "state"]
     assert {f: getattr(fast, f) for f in fields} == {f: getattr(slow, f) for f in fields}
     assert response.json()["due_at"].startswith(fast.due_at.strftime("%Y-%m-%dT%H:%M"))
     keys = ["at", "kind", "actor_id", "summary", "lat", "lon", "accuracy_m", "data"]
     assert {k: getattr(fast_event, k) for k in keys} == {k: getattr(slow_event, k) for k in keys}
+    assert (fast_event.seq, slow_event.seq) == (2, 3)
+    assert slow_event.prev_hash == fast_event.hash
+    assert TIMELINE.verify()[2] == []
 
 
 def test_mov_02_check_in_falls_back_for_late_revoked_and_foreign(client, trust, nina_api,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alarms', '0004_audiochunk_starts_take'),
+        ('alarms', '0008_alarmevent_append_only'),
     ]
 
     operations = [
