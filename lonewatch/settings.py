@@ -132,6 +132,9 @@ try:
     # record the outcome; from the second time their line manager is told as well.
     HANDLING_REMINDER_SECONDS = env_int("LONEWATCH_HANDLING_REMINDER_SECONDS", 1800,
                                         minimum=60)
+    # ESC-04: after an escalation resolved as "police involved" or "worker hurt", the last
+    # location and the positions stay this long for the locate summary, then are purged.
+    LOCATE_KEEP_DAYS = env_int("LONEWATCH_LOCATE_KEEP_DAYS", 7, minimum=1, maximum=90)
     # ALM-04: a red alarm nobody acknowledges re-alerts every operator on duty and the
     # supervisor this often, until someone does.
     ALARM_ACK_SECONDS = env_int("LONEWATCH_ALARM_ACK_SECONDS", 30, minimum=5)

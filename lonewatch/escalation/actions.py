@@ -318,6 +318,10 @@ def do_acknowledge(escalation: Escalation, *, actor) -> Escalation:
     return escalation
 
 
+# ESC-04: outcomes after which the police may need the worker's last location.
+KEEP_LOCATION_FOR = frozenset({Escalation.Outcome.POLICE, Escalation.Outcome.HURT})
+
+
 def do_resolve(escalation: Escalation, *, outcome: str, note: str = "", actor) -> Escalation:
     """ESC-02: record what happened. "Worker safe" keeps the session running with a
     fresh deadline; every other outcome ends it."""
@@ -332,7 +336,15 @@ def do_resolve(escalation: Escalation, *, outcome: str, note: str = "", actor) -
         if outcome == Escalation.Outcome.SAFE:
             renew_deadline(session, clock.now())
         else:
-            close(session, clock.now(), actor=actor)
+            now = clock.now()
+            if outcome in KEEP_LOCATION_FOR:
+                # ESC-04: the police need where the worker was, just when the session
+                # ends; it is kept for the locate summary, then purged (visits).
+                close(session, now, actor=actor,
+                      keep_location_until=now + timedelta(days=settings.LOCATE_KEEP_DAYS),
+                      why_kept=Escalation.Outcome(outcome).label.lower())
+            else:
+                close(session, now, actor=actor)
     return escalation
 
 

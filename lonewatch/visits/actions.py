@@ -310,21 +310,62 @@ def do_extend(session: Session, *, actor, seconds: int, reason: str) -> Session:
     return session
 
 
-def close(session: Session, now: datetime, *, actor=None) -> None:
+def close(session: Session, now: datetime, *, actor=None,
+          keep_location_until: datetime | None = None, why_kept: str = "") -> None:
     """End a session and forget where the worker was (MOV-05: location is only kept
     while a session is active): its positions are deleted, and its timeline says which
-    lines lost theirs, when and why. Runs inside the caller's transaction, with the
-    session locked."""
+    lines lost theirs, when and why. With ``keep_location_until`` (ESC-04: the police are
+    involved, or the worker was found hurt) the last location and the positions stay
+    for the locate summary until then, and the timeline says so. Runs inside the
+    caller's transaction, with the session locked."""
     session.state = Session.State.ENDED
     session.ended_at = now
     session.due_at = session.remind_at = session.end_remind_at = None
-    session.last_lat = session.last_lon = session.last_accuracy_m = None
-    session.last_location_at = None
-    session.save(update_fields=["state", "ended_at", "due_at", "remind_at", "end_remind_at",
-                                "last_lat", "last_lon", "last_accuracy_m", "last_location_at"])
+    session.keep_location_until = keep_location_until
+    fields = ["state", "ended_at", "due_at", "remind_at", "end_remind_at",
+              "keep_location_until"]
+    if keep_location_until is not None:
+        session.save(update_fields=fields)
+        timeline.append(session, kind=SessionEvent.Kind.LOCATION, at=now, actor=actor,
+                        summary=f"Location kept for the locate summary until "
+                                f"{_fmt(keep_location_until)}: {why_kept}"[:300],
+                        data={"keep_location_until": keep_location_until.isoformat()})
+        return
+    _forget_location(session)
+    session.save(update_fields=[*fields, "last_lat", "last_lon", "last_accuracy_m",
+                                "last_location_at"])
     timeline.purge_positions(session, at=now, actor=actor,
                              why="the session ended, and locations are kept only while it "
                                  "runs (MOV-05)")
+
+
+def _forget_location(session: Session) -> None:
+    session.last_lat = session.last_lon = session.last_accuracy_m = None
+    session.last_location_at = None
+
+
+def purge_kept_locations(limit: int = 100) -> int:
+    """ESC-04, MOV-05: when the time to keep a location for the police is over, the last
+    location and the positions go, and the purge is written on the timeline and in the
+    audit trail."""
+    now = clock.now()
+    with transaction.atomic():
+        ids = claim(Session.objects.filter(keep_location_until__lte=now)
+                    .order_by("keep_location_until"), limit=limit)
+        for session in Session.objects.select_for_update().filter(pk__in=ids).select_related(
+                "worker"):
+            kept_until = session.keep_location_until
+            _forget_location(session)
+            session.keep_location_until = None
+            session.save(update_fields=["last_lat", "last_lon", "last_accuracy_m",
+                                        "last_location_at", "keep_location_until"])
+            deleted = timeline.purge_positions(
+                session, at=now, why="the time to keep it for the police ended (ESC-04)")
+            audit.record("session.location.purge", actor=None, obj=session,
+                         summary=f"Location of {session.worker.full_name}'s ended session "
+                                 "deleted: the time to keep it for the police ended",
+                         after={"positions": deleted, "kept_until": kept_until})
+    return len(ids)
 
 
 def do_end_session(session: Session, *, actor, pin: str) -> Session:

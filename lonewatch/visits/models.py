@@ -49,6 +49,9 @@ class Session(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     remind_at = models.DateTimeField(null=True, blank=True)
     end_remind_at = models.DateTimeField(null=True, blank=True)
+    # ESC-04: an ended session whose location is kept for the police until then (the
+    # escalation was resolved as "police involved" or "worker hurt"); a stored deadline.
+    keep_location_until = models.DateTimeField(null=True, blank=True)
     last_contact_at = models.DateTimeField()
     last_lat = models.FloatField(null=True, blank=True)
     last_lon = models.FloatField(null=True, blank=True)
@@ -64,6 +67,8 @@ class Session(models.Model):
                          condition=Q(remind_at__isnull=False)),
             models.Index(fields=["end_remind_at"], name="session_end_remind_idx",
                          condition=Q(end_remind_at__isnull=False)),
+            models.Index(fields=["keep_location_until"], name="session_keep_location_idx",
+                         condition=Q(keep_location_until__isnull=False)),
             models.Index(fields=["worker", "state"], name="session_worker_state_idx"),
             models.Index(fields=["buddy", "state"], name="session_buddy_state_idx"),
         ]

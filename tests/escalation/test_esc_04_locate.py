@@ -262,3 +262,48 @@ def test_esc_04_anonymous_is_sent_to_log_in(at, start_session, client):
         response = client.get(target)
         assert response.status_code == 302
         assert response["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize("outcome", ["police_involved", "worker_hurt"])
+def test_esc_04_police_involved_keeps_the_location_for_the_locate_summary_then_purges_it(
+        at, start_session, as_person, trust, settings, outcome):
+    """Resolving as "police involved" or "worker hurt" ends the session but keeps the last
+    location and positions for the locate summary (LONEWATCH_LOCATE_KEEP_DAYS, default 7),
+    then deletes them and says so on the timeline and in the audit trail."""
+    from lonewatch.visits.actions import purge_kept_locations
+
+    nina, maria = trust.people["nina"], trust.people["maria"]
+    session = start_session(interval=600, lat=52.6641, lon=0.1596, accuracy_m=12)
+    at(minutes=5)
+    do_check_in(session, actor=nina.user, lat=52.6650, lon=0.1601, accuracy_m=9)
+    at(minutes=20)
+    engine.start_due()
+    engine.do_resolve(session.escalations.get(), outcome=outcome, note="999 called",
+                      actor=maria.user)
+    session.refresh_from_db()
+    assert session.state == "ended" and session.last_lat == 52.6650
+    assert session.positions.count() == 2
+    html = page(as_person(maria), session)
+    assert "52.665" in html
+    at(days=6)
+    assert purge_kept_locations() == 0
+    at(days=7, minutes=21)
+    assert purge_kept_locations() == 1
+    session.refresh_from_db()
+    assert session.last_lat is None and session.positions.count() == 0
+    assert "52.665" not in page(as_person(maria), session)
+    assert session.events.filter(summary__contains="police").exists()
+    assert AuditEvent.objects.filter(action="session.location.purge",
+                                     object_id=str(session.pk)).exists()
+
+
+def test_esc_04_other_outcomes_forget_the_location_at_once(at, start_session, trust):
+    nina, maria = trust.people["nina"], trust.people["maria"]
+    session = start_session(interval=600, lat=52.6641, lon=0.1596, accuracy_m=12)
+    at(minutes=20)
+    engine.start_due()
+    engine.do_resolve(session.escalations.get(), outcome="forgot_to_check_out",
+                      actor=maria.user)
+    session.refresh_from_db()
+    assert session.last_lat is None and session.positions.count() == 0
+    assert session.keep_location_until is None
