@@ -32,8 +32,9 @@ FROM (SELECT extract(epoch FROM min(d.sent_at) - s.due_at_seed) AS lag
       GROUP BY s.id, s.due_at_seed) AS firsts
 """
 DUPLICATES = """
-SELECT count(*) FROM (SELECT about_id, purpose, recipient_id, channel, count(*) AS n
-                      FROM notify_delivery GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) AS d
+SELECT count(*) FROM (SELECT about_kind, about_id, purpose, recipient_id, channel,
+                             count(*) AS n
+                      FROM notify_delivery GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1) AS d
 """
 
 
@@ -66,10 +67,12 @@ def trial(workers: int) -> tuple[str, str]:
                 deadline = time.monotonic() + LEAD + 120
                 while time.monotonic() < deadline:
                     # Until the last of the text messages has gone (in-app ones go first).
-                    sent = int(_psql(url, "SELECT count(DISTINCT about_id) FROM "
-                                          "notify_delivery WHERE purpose = "
-                                          "'escalation_step_1' AND channel = 'sms' "
-                                          "AND sent_at IS NOT NULL") or 0)
+                    sent = int(_psql(url, "SELECT count(DISTINCT e.session_id) FROM "
+                                          "notify_delivery d JOIN escalation_escalation e "
+                                          "ON d.about_kind = 'escalation' AND e.id = "
+                                          "d.about_id WHERE d.purpose = "
+                                          "'escalation_step_1' AND d.channel = 'sms' "
+                                          "AND d.sent_at IS NOT NULL") or 0)
                     if sent >= SESSIONS:
                         break
                     time.sleep(1)

@@ -105,8 +105,10 @@ class AlarmEvent(models.Model):
     through ``lonewatch.alarms.timeline``. A location sent with a line is an
     ``AlarmPosition`` of its own, outside the chain (MOV-05)."""
 
-    # An alarm with a timeline is never deleted by a cascade (docs/audit.md).
-    alarm = models.ForeignKey(Alarm, on_delete=models.PROTECT, related_name="events")
+    # An alarm with a timeline is never deleted by a cascade (docs/audit.md). Its lines are
+    # found by the (alarm, seq) index.
+    alarm = models.ForeignKey(Alarm, on_delete=models.PROTECT, related_name="events",
+                              db_index=False)
     seq = models.PositiveIntegerField()
     at = models.DateTimeField()
     kind = models.CharField(max_length=30)
@@ -153,15 +155,14 @@ class AlarmPosition(models.Model):
     the alarm's trail, kept with the alarm. Outside the hash chain, like a session's
     positions."""
 
-    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="positions")
-    event = models.OneToOneField(AlarmEvent, on_delete=models.CASCADE, related_name="position")
-    at = models.DateTimeField()
+    event = models.OneToOneField(AlarmEvent, primary_key=True, on_delete=models.CASCADE,
+                                 related_name="position")
     lat = models.FloatField()
     lon = models.FloatField()
     accuracy_m = models.FloatField(null=True, blank=True)
 
     def __str__(self):
-        return f"{self.lat:.5f}, {self.lon:.5f} at {self.at:%H:%M:%S}"
+        return f"{self.lat:.5f}, {self.lon:.5f}"
 
 
 class OperatorDuty(models.Model):

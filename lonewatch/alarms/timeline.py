@@ -23,8 +23,7 @@ def append(alarm: Alarm, *, kind: str, summary: str, at: datetime, actor=None,
                            data=data or {})
     if here is not None:
         line.position = AlarmPosition.objects.create(
-            alarm_id=alarm.pk, event=line, at=at, lat=here.lat, lon=here.lon,
-            accuracy_m=here.accuracy_m)
+            event=line, lat=here.lat, lon=here.lon, accuracy_m=here.accuracy_m)
     else:
         line.position = None
     return line

@@ -9,7 +9,7 @@ session or the alarm row), reads the record's last line, and appends.
 Every writer of a timeline goes through one ``Timeline``: ``append`` for one line,
 ``append_rows`` for many lines of many records (written by COPY on PostgreSQL), and
 ``link`` for a caller that writes the rows itself. The PostgreSQL check-in statement
-computes the same hash in SQL (``sql_hash``). ``verify`` walks every chain;
+computes the same hash in SQL (``sql_netstring``). ``verify`` walks every chain;
 ``lonewatch audit verify`` runs it beside the audit trail's own check.
 
 The database refuses UPDATE and DELETE of timeline lines (migrations of each app).
@@ -59,8 +59,8 @@ def data_text(data: dict) -> str:
 
 def line_hash(timeline: str, record_id, seq: int, at: str, kind: str, actor_id,
               summary: str, data: str, prev_hash: str) -> str:
-    """SHA-256 over each field as ``<length>:<text>``, so no field can borrow from the
-    next. ``at`` and ``data`` are the texts of ``at_text`` and ``data_text``."""
+    """SHA-256 over each field as ``<length>:<text>`` (``netstring``), so no field can borrow
+    from the next. ``at`` and ``data`` are the texts of ``at_text`` and ``data_text``."""
     record, number = str(record_id), str(seq)
     actor = "" if actor_id is None else str(actor_id)
     canonical = (f"{len(timeline)}:{timeline}{len(record)}:{record}{len(number)}:{number}"
@@ -69,11 +69,15 @@ def line_hash(timeline: str, record_id, seq: int, at: str, kind: str, actor_id,
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def sql_hash(*expressions: str) -> str:
-    """``line_hash`` in PostgreSQL, over SQL text expressions given in the same order
-    (timeline, record id, seq, at, kind, actor id or '', summary, data, prev_hash)."""
-    body = " || ".join(f"length({e})::text || ':' || {e}" for e in expressions)
-    return f"encode(sha256(convert_to({body}, 'UTF8')), 'hex')"
+def netstring(text: str) -> str:
+    """One field of a line's canonical form, as ``line_hash`` writes it."""
+    return f"{len(text)}:{text}"
+
+
+def sql_netstring(expression: str) -> str:
+    """``netstring`` in PostgreSQL, of an SQL text expression (``length`` counts
+    characters, as Python's ``len`` does)."""
+    return f"length({expression})::text || ':' || {expression}"
 
 
 @dataclass

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 
 from lonewatch import clock
-from lonewatch.core.timeline import at_text
 from lonewatch.visits import timeline
 from lonewatch.visits.actions import ACCURACY_M, LATITUDE, LONGITUDE
 
@@ -63,10 +62,10 @@ def check_in(raw_token: str, session_id: int, *, lat, lon, accuracy_m, note: str
     summary = "Checked in" + (f": {note[:200]}" if note else "")
     now = clock.now()
     params = {
-        "now": now, "at": at_text(now), "digest": hashlib.sha256(raw_token.encode()).hexdigest(),
+        "now": now, "digest": hashlib.sha256(raw_token.encode()).hexdigest(),
         "lead": settings.REMINDER_LEAD_SECONDS, "session": session_id,
         "lat": lat if lon is not None else None, "lon": lon, "accuracy": accuracy_m,
-        "summary": summary,
+        "summary": summary, **timeline.check_in_fields(session_id, now, summary),
     }
     # Another writer's line of the same session, committed after this statement's snapshot
     # was taken, makes it fail whole (ORG-05: one line per place in the chain); tried

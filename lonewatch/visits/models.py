@@ -122,8 +122,10 @@ class SessionEvent(models.Model):
     MESSAGE_KINDS = (Kind.DELIVERY, Kind.DELIVERY_FAILED)
 
     # A session with a timeline is never deleted by a cascade: only retention may, through
-    # the timeline's purge (docs/audit.md).
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events")
+    # the timeline's purge (docs/audit.md). Its lines are found by the (session, seq)
+    # index: one index fewer to write on every line.
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events",
+                                db_index=False)
     seq = models.PositiveIntegerField()
     at = models.DateTimeField()
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -167,17 +169,16 @@ class SessionEvent(models.Model):
 
 
 class SessionPosition(models.Model):
-    """Where the worker was at a line of the session's timeline (MOV-05): kept only
-    while the session is active, deleted when it ends. Not part of the hash chain, so
-    deleting it leaves the timeline whole; the deletion itself is a timeline line."""
+    """Where the worker was at a line of the session's timeline, and so when (MOV-05):
+    kept only while the session is active, deleted when it ends. Not part of the hash
+    chain, so deleting it leaves the timeline whole; the deletion itself is a line. Keyed
+    by its line: one index to write on the check-in path."""
 
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="positions")
-    event = models.OneToOneField(SessionEvent, on_delete=models.CASCADE,
+    event = models.OneToOneField(SessionEvent, primary_key=True, on_delete=models.CASCADE,
                                  related_name="position")
-    at = models.DateTimeField()
     lat = models.FloatField()
     lon = models.FloatField()
     accuracy_m = models.FloatField(null=True, blank=True)
 
     def __str__(self):
-        return f"{self.lat:.5f}, {self.lon:.5f} at {self.at:%H:%M:%S}"
+        return f"{self.lat:.5f}, {self.lon:.5f}"

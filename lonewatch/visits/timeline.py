@@ -10,7 +10,7 @@ session ends (``purge_positions``) leaves the chain whole.
 
 from datetime import datetime
 
-from lonewatch.core.timeline import GENESIS, Timeline, sql_hash
+from lonewatch.core.timeline import GENESIS, Timeline, at_text, netstring, sql_netstring
 from lonewatch.visits.models import Session, SessionEvent, SessionPosition
 
 TIMELINE = Timeline("session", SessionEvent, "session")
@@ -27,8 +27,7 @@ def append(session: Session | int, *, kind: str, summary: str, at: datetime, act
                            data=data or {})
     if here is not None:
         line.position = SessionPosition.objects.create(
-            session_id=session_id, event=line, at=at, lat=here.lat, lon=here.lon,
-            accuracy_m=here.accuracy_m)
+            event=line, lat=here.lat, lon=here.lon, accuracy_m=here.accuracy_m)
     else:
         line.position = None
     return line
@@ -45,11 +44,11 @@ def purge_positions(session: Session, *, at: datetime, actor=None, why: str) -> 
     """MOV-05: delete every position kept for the session, and say so on its timeline:
     which lines lost their location, when and why. Runs inside the caller's transaction
     (the session is locked). Returns how many positions were deleted."""
-    lines = list(SessionPosition.objects.filter(session=session).order_by("event__seq")
-                 .values_list("event__seq", flat=True))
+    kept = SessionPosition.objects.filter(event__session=session)
+    lines = list(kept.order_by("event__seq").values_list("event__seq", flat=True))
     if not lines:
         return 0
-    SessionPosition.objects.filter(session=session).delete()
+    kept.delete()
     count = len(lines)
     append(session, kind=Kind.POSITIONS_PURGED, at=at, actor=actor,
            summary=f"{count} location{'s' if count != 1 else ''} deleted: {why}",
@@ -59,11 +58,12 @@ def purge_positions(session: Session, *, at: datetime, actor=None, why: str) -> 
 
 # The check-in statement's line (fastpath.py). It follows the statement's ``moved`` CTE
 # (the session's id, new ``due_at``, ``consent`` and the token's ``user_id``), which has
-# locked the session, and takes %(session)s, %(now)s, %(at)s (``at_text(now)``),
-# %(summary)s, %(lat)s, %(lon)s and %(accuracy)s. The last line is read from the
-# statement's snapshot: should another line of the session have committed after it was
-# taken, the insert breaks the (session, seq) unique constraint, and the statement is
-# tried again (or the ordinary path takes over).
+# locked the session, and takes %(session)s, %(now)s, %(summary)s, %(lat)s, %(lon)s,
+# %(accuracy)s and the fields of the line's canonical form known before it runs
+# (``check_in_fields``). The last line is read from the statement's snapshot: should
+# another line of the session have committed after it was taken, the insert breaks the
+# (session, seq) unique constraint, and the statement is tried again (or the ordinary
+# path takes over).
 DUE_AT_TEXT = ("to_char(m.due_at AT TIME ZONE 'UTC', "
                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')")
 CHECK_IN_SQL = f"""
@@ -78,17 +78,25 @@ CHECK_IN_SQL = f"""
 ), written AS (
     INSERT INTO visits_sessionevent (session_id, seq, at, kind, actor_id, summary, data,
                                      prev_hash, hash)
-    SELECT id, seq, %(now)s, 'checked_in', user_id, %(summary)s, data::jsonb, prev_hash,
-           {sql_hash("'session'::text", "id::text", "seq::text", "%(at)s::text",
-                     "'checked_in'::text", "coalesce(user_id::text, '')",
-                     "%(summary)s::text", "data", "prev_hash")}
+    SELECT id, seq, %(now)s, 'checked_in', user_id, %(summary)s::text, data::jsonb, prev_hash,
+           encode(sha256(convert_to(
+               %(record_field)s::text || {sql_netstring("seq::text")} || %(when_field)s::text
+               || {sql_netstring("coalesce(user_id::text, '')")} || %(summary_field)s::text
+               || {sql_netstring("data")} || '64:' || prev_hash, 'UTF8')), 'hex')
     FROM line
-    RETURNING id, session_id
+    RETURNING id
 ), placed AS (
-    INSERT INTO visits_sessionposition (session_id, event_id, at, lat, lon, accuracy_m)
-    SELECT w.session_id, w.id, %(now)s, %(lat)s::float8, %(lon)s::float8,
-           %(accuracy)s::float8
+    INSERT INTO visits_sessionposition (event_id, lat, lon, accuracy_m)
+    SELECT w.id, %(lat)s::float8, %(lon)s::float8, %(accuracy)s::float8
     FROM written AS w, line AS l WHERE l.consent AND %(lat)s::float8 IS NOT NULL
 )
 SELECT l.due_at FROM line AS l, written
 """  # noqa: S608 - constants only
+
+
+def check_in_fields(session_id: int, at: datetime, summary: str) -> dict:
+    """The parameters of ``CHECK_IN_SQL`` for the parts of the line's canonical form
+    (``line_hash``) that are known before the statement runs."""
+    return {"record_field": netstring(TIMELINE.name) + netstring(str(session_id)),
+            "when_field": netstring(at_text(at)) + netstring(Kind.CHECKED_IN),
+            "summary_field": netstring(summary)}

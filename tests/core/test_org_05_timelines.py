@@ -225,9 +225,10 @@ def test_org_05_a_session_deleted_whole_is_found_by_the_anchor_of_its_start(star
     start = AuditEvent.objects.get(action="session.start", object_id=str(session.pk))
     assert start.changes["timeline"]["seq"] == 1
     with triggers_off("visits_sessionevent"), connection.cursor() as cursor:
-        for table in ("visits_sessionposition", "visits_sessionevent"):
-            cursor.execute(f"DELETE FROM {table} WHERE session_id = %s",  # noqa: S608
-                           [session.pk])
+        cursor.execute("DELETE FROM visits_sessionposition WHERE event_id IN "
+                       "(SELECT id FROM visits_sessionevent WHERE session_id = %s)",
+                       [session.pk])
+        cursor.execute("DELETE FROM visits_sessionevent WHERE session_id = %s", [session.pk])
         cursor.execute("DELETE FROM visits_session WHERE id = %s", [session.pk])
         intact, said = verify_command()
     assert not intact
@@ -337,7 +338,7 @@ def test_mov_05_positions_are_deleted_when_the_session_ends_and_the_timeline_say
 
     nina = trust.people["nina"]
     located = lines(busy_session)[:2]
-    assert [(p.event_id, p.lat) for p in SessionPosition.objects.order_by("at")] == [
+    assert [(p.event_id, p.lat) for p in SessionPosition.objects.order_by("pk")] == [
         (located[0].pk, 52.66), (located[1].pk, 52.67)]
     answer = client.get(f"/api/v1/sessions/{busy_session.pk}",
                         headers={"Authorization": f"Bearer {token_for(nina)}"}).json()
@@ -396,3 +397,62 @@ def test_org_05_the_migration_chains_existing_lines_and_moves_their_positions(tr
     assert intact and "2 lines on 1 session timelines, 1 lines on 1 alarm timelines" in said
     with pytest.raises(DatabaseError), transaction.atomic():
         SessionEvent.objects.filter(pk=started.pk).update(summary="changed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_org_05_a_check_in_racing_another_line_of_its_session_takes_the_next_place(
+        start_session, trust):
+    """PostgreSQL's one-statement check-in reads the session's last line in its snapshot.
+    A line committed after that snapshot, while the check-in waited for the session's
+    lock, must not be chained twice: the statement is tried again and comes after it."""
+    import threading
+    import time
+
+    from lonewatch.accounts.actions import do_create_token
+    from lonewatch.visits import fastpath
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement check-in is PostgreSQL's")
+    nina = trust.people["nina"]
+    session = start_session(interval=600)
+    token = do_create_token(nina.user, name="phone", actor=nina.user)[1]
+    holding, release, answer = threading.Event(), threading.Event(), {}
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                session_timeline.append(session, at=clock.now(), kind="reminder",
+                                        summary="Reminder sent")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def check_in():
+        try:
+            answer["due_at"] = fastpath.check_in(token, session.pk, lat=None, lon=None,
+                                                 accuracy_m=None, note="racing")
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert holding.wait(10)
+    checker = threading.Thread(target=check_in)
+    checker.start()
+    waiting = 0
+    for _ in range(200):  # until the check-in's statement, snapshot taken, waits for the lock
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                           "'Lock' AND datname = current_database()")
+            waiting = cursor.fetchone()[0]
+        if waiting:
+            break
+        time.sleep(0.05)
+    release.set()
+    writer.join(10)
+    checker.join(10)
+    assert waiting and answer["due_at"] is not None
+    assert [(line.seq, line.kind) for line in lines(session)] == [
+        (1, "started"), (2, "reminder"), (3, "checked_in")]
+    assert session_timeline.TIMELINE.verify()[2] == []

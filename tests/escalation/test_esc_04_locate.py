@@ -298,7 +298,7 @@ def test_esc_04_police_involved_keeps_the_location_for_the_locate_summary_then_p
 
 
 def test_esc_04_other_outcomes_forget_the_location_at_once(at, start_session, trust):
-    nina, maria = trust.people["nina"], trust.people["maria"]
+    maria = trust.people["maria"]
     session = start_session(interval=600, lat=52.6641, lon=0.1596, accuracy_m=12)
     at(minutes=20)
     engine.start_due()

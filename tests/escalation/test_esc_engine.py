@@ -262,7 +262,7 @@ def test_mov_05_location_is_dropped_without_consent_and_forgotten_at_the_end(at,
     nina = trust.people["nina"]
     session = start_session(interval=600)
     actions.do_check_in(session, actor=nina.user, lat=52.6, lon=0.1)
-    assert SessionPosition.objects.filter(session=session, lat=52.6).exists()
+    assert SessionPosition.objects.filter(event__session=session, lat=52.6).exists()
     actions.do_end_session(session, actor=nina.user, pin="2468")
     session.refresh_from_db()
     assert session.last_lat is None and not SessionPosition.objects.exists()

@@ -15,13 +15,10 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='AlarmPosition',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
+                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='position', serialize=False, to='alarms.alarmevent')),
                 ('lat', models.FloatField()),
                 ('lon', models.FloatField()),
                 ('accuracy_m', models.FloatField(blank=True, null=True)),
-                ('alarm', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='alarms.alarm')),
-                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='position', to='alarms.alarmevent')),
             ],
         ),
         migrations.AddField(

@@ -13,8 +13,8 @@ def forwards(apps, schema_editor):
     AlarmPosition = apps.get_model("alarms", "AlarmPosition")
     located = AlarmEvent.objects.filter(lat__isnull=False, lon__isnull=False)
     AlarmPosition.objects.bulk_create(
-        [AlarmPosition(alarm_id=e.alarm_id, event_id=e.pk, at=e.at, lat=e.lat, lon=e.lon,
-                       accuracy_m=e.accuracy_m) for e in located],
+        [AlarmPosition(event_id=e.pk, lat=e.lat, lon=e.lon, accuracy_m=e.accuracy_m)
+         for e in located],
         batch_size=1000)
     alarms = sorted(set(AlarmEvent.objects.values_list("alarm_id", flat=True)))
     for start in range(0, len(alarms), ALARMS_PER_BATCH):

@@ -1,6 +1,7 @@
 # ORG-05: one line per place in each alarm's chain; a line's location is an
 # AlarmPosition of its own.
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -30,5 +31,10 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='alarmevent',
             constraint=models.UniqueConstraint(fields=('alarm', 'seq'), name='alarm_event_seq_unique'),
+        ),
+        migrations.AlterField(
+            model_name='alarmevent',
+            name='alarm',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='alarms.alarm'),
         ),
     ]

@@ -15,13 +15,10 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='SessionPosition',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
+                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='position', serialize=False, to='visits.sessionevent')),
                 ('lat', models.FloatField()),
                 ('lon', models.FloatField()),
                 ('accuracy_m', models.FloatField(blank=True, null=True)),
-                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='position', to='visits.sessionevent')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='visits.session')),
             ],
         ),
         migrations.AddField(

@@ -13,8 +13,8 @@ def forwards(apps, schema_editor):
     SessionPosition = apps.get_model("visits", "SessionPosition")
     located = SessionEvent.objects.filter(lat__isnull=False, lon__isnull=False)
     SessionPosition.objects.bulk_create(
-        [SessionPosition(session_id=e.session_id, event_id=e.pk, at=e.at, lat=e.lat,
-                         lon=e.lon, accuracy_m=e.accuracy_m) for e in located],
+        [SessionPosition(event_id=e.pk, lat=e.lat, lon=e.lon, accuracy_m=e.accuracy_m)
+         for e in located],
         batch_size=1000)
     sessions = sorted(set(SessionEvent.objects.values_list("session_id", flat=True)))
     for start in range(0, len(sessions), SESSIONS_PER_BATCH):
