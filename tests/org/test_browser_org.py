@@ -32,7 +32,8 @@ def test_org_02_manager_sees_team_and_cannot_open_another_directorate(trust, liv
     screenshot(page, "manager-home")
     page.get_by_role("link", name="Nina").click()
     expect(page.get_by_role("heading", name="Nina", exact=True)).to_be_visible()
-    expect(page.get_by_text("+447700900100")).to_be_visible()
+    # ORG-03: her mobile only while an escalation about her is open; none is.
+    expect(page.get_by_text("+447700900100")).to_have_count(0)
     # Otto works in another directorate: his page does not open, and is not listed.
     page.goto(f"{live_server.url}/people/{trust.people['otto'].pk}/")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
