@@ -5,8 +5,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lonewatch.settings")
 django_application = get_wsgi_application()
 
+from lonewatch.api.fastlane import CheckInFastLane  # noqa: E402 - needs Django set up
 from lonewatch.core import shutdown  # noqa: E402 - needs Django set up
-from lonewatch.visits.fastlane import CheckInFastLane  # noqa: E402 - needs Django set up
 
 application = CheckInFastLane(django_application)
 

@@ -1,6 +1,7 @@
 import logging
 import re
 import time
+from contextlib import contextmanager
 
 from django.conf import settings
 
@@ -11,12 +12,17 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def client_address(request) -> str | None:
+    return client_address_in(request.META)
+
+
+def client_address_in(meta) -> str | None:
+    """The caller's address, from a request's ``META`` (or a WSGI environ)."""
     if settings.BEHIND_PROXY:
-        forwarded = request.headers.get("X-Forwarded-For", "")
+        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
             return hops[-1]
-    return request.META.get("REMOTE_ADDR")
+    return meta.get("REMOTE_ADDR")
 
 
 class RequestIdMiddleware:
@@ -26,27 +32,42 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        rid = incoming if _SAFE_ID.match(incoming) else context.new_id()
-        rid_token = context.request_id.set(rid)
-        ip_token = context.client_ip.set(client_address(request))
-        request.request_id = rid
-        started = time.perf_counter()
-        try:
+        with request_context(request.META, getattr(request, "request_id", None)) as rid:
+            request.request_id = rid
+            started = time.perf_counter()
             response = self.get_response(request)
             response["X-Request-ID"] = rid
-            if not request.path.startswith("/static/"):
-                log.info(
-                    "request",
-                    extra={
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                        "user": getattr(getattr(request, "user", None), "username", None),
-                    },
-                )
+            log_request(request.method, request.path, response.status_code, started,
+                        user=getattr(getattr(request, "user", None), "username", None))
             return response
-        finally:
-            context.request_id.reset(rid_token)
-            context.client_ip.reset(ip_token)
+
+
+@contextmanager
+def request_context(meta, request_id: str | None = None):
+    """While a request is answered: its id and the caller's address, for log lines and
+    audit rows. The id is ``request_id`` if the request already has one, else the
+    caller's X-Request-ID if sane, else a new one. ``meta`` is the request's ``META`` (or
+    its WSGI environ). Yields the id."""
+    if request_id is None:
+        incoming = meta.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else context.new_id()
+    id_token = context.request_id.set(request_id)
+    ip_token = context.client_ip.set(client_address_in(meta))
+    try:
+        yield request_id
+    finally:
+        context.request_id.reset(id_token)
+        context.client_ip.reset(ip_token)
+
+
+def log_request(method: str, path: str, status: int, started: float, *, user=None) -> None:
+    """The one log line of each request."""
+    if path.startswith("/static/"):
+        return
+    log.info("request", extra={
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "user": user,
+    })

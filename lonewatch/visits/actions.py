@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from lonewatch import clock
+from lonewatch.accounts.actions import LIVE_TOKEN_SQL, PresentedToken, live_token_parameters
+from lonewatch.accounts.models import User
 from lonewatch.core import audit
+from lonewatch.core import permissions as perms
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel
@@ -23,6 +26,7 @@ from lonewatch.org.people import line_managers, role_holders
 from lonewatch.org.pins import Pin
 from lonewatch.org.roles import Role
 from lonewatch.visits import hooks, messages, timeline
+from lonewatch.visits.access import access_session
 from lonewatch.visits.models import Session, SessionEvent
 from lonewatch.worker.claim import claim
 
@@ -83,6 +87,14 @@ def _minutes(seconds: int) -> str:
 def location(worker: Person, lat, lon, accuracy_m=None) -> Location | None:
     """A checked location, or None when none was given or the worker has not consented
     to location being kept (MOV-05)."""
+    position = checked_position(lat, lon, accuracy_m)
+    if position is None or worker.location_consent_at is None:
+        return None
+    return position
+
+
+def checked_position(lat, lon, accuracy_m=None) -> Location | None:
+    """The position given, if it is a real one (SessionError if not), or None if none."""
     if lat is None and lon is None:
         return None
     if lat is None or lon is None:
@@ -90,8 +102,6 @@ def location(worker: Person, lat, lon, accuracy_m=None) -> Location | None:
     LATITUDE.check(lat)
     LONGITUDE.check(lon)
     ACCURACY_M.check(accuracy_m)
-    if worker.location_consent_at is None:
-        return None
     return Location(lat, lon, accuracy_m)
 
 
@@ -246,26 +256,139 @@ def renew_deadline(session: Session, now: datetime) -> None:
     session.save(update_fields=["state", "last_contact_at", "due_at", "remind_at"])
 
 
-def do_check_in(session: Session, *, actor, lat=None, lon=None, accuracy_m=None,
-                note: str = "") -> Session:
-    """MOV-02: a check-in moves the deadline one interval on from now."""
+@dataclass(frozen=True)
+class CheckedIn:
+    """What a check-in answers: the session, its state and when the next check-in is due."""
+
+    session_id: int
+    state: str
+    due_at: datetime
+
+
+def do_check_in(session: Session | int, *, actor: User | PresentedToken, lat=None, lon=None,
+                accuracy_m=None, note: str = "") -> CheckedIn:
+    """MOV-02: a check-in moves the deadline one interval on from now; a late one (the
+    session is overdue) also stops whatever chases the missed check-in (ESC-02).
+
+    The one implementation of a check-in, for the phone's API (and its fast lane) and
+    the web page alike: who may check in, what it writes and what it answers. ``session``
+    is a session already fetched for ``actor``, or an id to fetch here (404 if the actor
+    may not see it, 403 if they may see it but it is not theirs). ``actor`` is the
+    signed-in user, or the bearer token the phone presented (``TokenRefused`` if it is
+    not live).
+
+    On PostgreSQL, a check-in by token is first tried as one SQL statement
+    (``_check_in_in_one_statement``): token, deadline, position and timeline row in one
+    round trip and one commit (Q-PERF, docs/performance.md). It does only the plain case
+    (a live token, the caller's own session, active, a valid or no position) and
+    otherwise changes nothing but the token's last use; everything else takes the
+    ordinary path below, which decides every refusal. The statement runs at most once.
+    Both write the same rows (see "What a check-in writes" below)."""
+    note = note[:200]
+    if isinstance(actor, PresentedToken) and connection.vendor == "postgresql" \
+            and actor.plausible:
+        try:
+            position = checked_position(lat, lon, accuracy_m)
+        except SessionError:
+            pass  # the ordinary path refuses it, after saying who may check in at all
+        else:
+            done = _check_in_in_one_statement(
+                actor, session if isinstance(session, int) else session.pk,
+                position=position, now=clock.now(), note=note)
+            if done is not None:
+                return done
+    user = actor.user() if isinstance(actor, PresentedToken) else actor
+    if isinstance(session, int):
+        session = access_session(user, session, action=perms.CHANGE)
     with transaction.atomic():
-        session = _own_session(session, actor)
+        session = _own_session(session, user)
         here = location(session.worker, lat, lon, accuracy_m)
         now = clock.now()
         late = session.state == Session.State.OVERDUE
         if late:
-            hooks.worker_back_in_contact(session, actor=actor)
-        renew_deadline(session, now)
-        if here:
-            _move(session, here, now)
-        timeline.append(
-            session, at=now, actor=actor, kind=SessionEvent.Kind.CHECKED_IN,
-            summary=("Checked in late" if late else "Checked in") + (f": {note[:200]}"
-                                                                      if note else ""),
-            here=here, data={"due_at": session.due_at.isoformat(timespec="microseconds")},
-        )
-    return session
+            hooks.worker_back_in_contact(session, actor=user)
+        _write_check_in(session, actor=user, now=now, here=here, late=late, note=note)
+    return CheckedIn(session.pk, session.state, session.due_at)
+
+
+# What a check-in writes (MOV-02, MOV-05): the session's new deadline, the worker's last
+# known position (only with their consent) and the check-in's line on the timeline. The
+# ordinary path writes them with ``_write_check_in``, the one-statement path with
+# ``CHECK_IN_SQL``; the two must leave the same rows (tests/test_mov_02_check_in_paths.py).
+
+def _check_in_summary(note: str, *, late: bool) -> str:
+    return ("Checked in late" if late else "Checked in") + (f": {note}" if note else "")
+
+
+def _write_check_in(session: Session, *, actor, now: datetime, here: Location | None,
+                    late: bool, note: str) -> None:
+    """Inside the check-in's transaction, on the locked session."""
+    renew_deadline(session, now)
+    if here:
+        _move(session, here, now)
+    timeline.append(
+        session, at=now, actor=actor, kind=SessionEvent.Kind.CHECKED_IN,
+        summary=_check_in_summary(note, late=late), here=here,
+        data={"due_at": session.due_at.isoformat(timespec="microseconds")},
+    )
+
+
+# The token (accounts.actions.LIVE_TOKEN_SQL), then the caller's own active session moved
+# on (renew_deadline, _schedule, _move), then the timeline row (_write_check_in). No row
+# comes back, and nothing is written but the token's last use, unless all of it holds.
+# The position is given only if ``checked_position`` accepted it, all three parts or none.
+CHECK_IN_SQL = f"""
+WITH {LIVE_TOKEN_SQL}, moved AS (
+    UPDATE visits_session AS s SET
+        due_at = %(now)s + make_interval(secs => s.interval_seconds),
+        remind_at = CASE WHEN LEAST(%(lead)s, s.interval_seconds / 3) > 0
+            THEN %(now)s + make_interval(secs => s.interval_seconds
+                                          - LEAST(%(lead)s, s.interval_seconds / 3))
+            END,
+        last_contact_at = %(now)s,
+        last_lat = CASE WHEN p.location_consent_at IS NOT NULL AND %(lat)s::float8 IS NOT NULL
+            THEN %(lat)s ELSE s.last_lat END,
+        last_lon = CASE WHEN p.location_consent_at IS NOT NULL AND %(lat)s::float8 IS NOT NULL
+            THEN %(lon)s ELSE s.last_lon END,
+        last_accuracy_m = CASE WHEN p.location_consent_at IS NOT NULL
+            AND %(lat)s::float8 IS NOT NULL THEN %(accuracy)s ELSE s.last_accuracy_m END,
+        last_location_at = CASE WHEN p.location_consent_at IS NOT NULL
+            AND %(lat)s::float8 IS NOT NULL THEN %(now)s ELSE s.last_location_at END
+    FROM org_person AS p, token
+    WHERE s.id = %(session)s AND s.state = 'active' AND p.id = s.worker_id
+        AND p.user_id = token.user_id
+    RETURNING s.id, s.due_at, p.location_consent_at IS NOT NULL AS consent, token.user_id
+)
+""" + timeline.CHECK_IN_SQL  # noqa: S608 - accounts' and the timeline's own SQL; values are parameters
+
+
+def _check_in_in_one_statement(token: PresentedToken, session_id: int, *,
+                               position: Location | None, now: datetime,
+                               note: str) -> CheckedIn | None:
+    """The plain check-in as one statement; None, having changed nothing, for any other.
+
+    ORG-05: the line is chained in the statement. Another line of the same session,
+    committed after this statement's snapshot was taken, makes it fail whole (one line
+    per place in the chain); tried again, it sees that line. Outside a transaction, as
+    the fast lane and the API call it; inside one, the failure is the caller's."""
+    summary = _check_in_summary(note, late=False)
+    params = live_token_parameters(token, now) | {
+        "lead": settings.REMINDER_LEAD_SECONDS, "session": session_id,
+        "lat": position.lat if position else None,
+        "lon": position.lon if position else None,
+        "accuracy": position.accuracy_m if position else None,
+        "summary": summary, **timeline.check_in_fields(session_id, now, summary),
+    }
+    for _attempt in range(2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(CHECK_IN_SQL, params)
+                row = cursor.fetchone()
+            return CheckedIn(row[0], Session.State.ACTIVE, row[1]) if row else None
+        except IntegrityError:
+            if connection.in_atomic_block:
+                raise
+    return None
 
 
 def _move(session: Session, here: Location, now: datetime) -> None:

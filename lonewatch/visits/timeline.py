@@ -2,7 +2,7 @@
 
 Each session's timeline is a hash chain of its own (``lonewatch.core.timeline``): a
 line is appended under the session's row lock, after the session's last line. The
-PostgreSQL check-in statement (``lonewatch/visits/fastpath.py``) appends its line with
+PostgreSQL check-in statement (``actions.CHECK_IN_SQL``) appends its line with
 ``CHECK_IN_SQL``, which computes the same chain in SQL. Where the worker was goes in a
 ``SessionPosition`` beside the line, never in it, so that deleting positions when the
 session ends (``purge_positions``) leaves the chain whole.
@@ -56,7 +56,7 @@ def purge_positions(session: Session, *, at: datetime, actor=None, why: str) -> 
     return count
 
 
-# The check-in statement's line (fastpath.py). It follows the statement's ``moved`` CTE
+# The check-in statement's line (``actions.CHECK_IN_SQL``). It follows the statement's ``moved`` CTE
 # (the session's id, new ``due_at``, ``consent`` and the token's ``user_id``), which has
 # locked the session, and takes %(session)s, %(now)s, %(summary)s, %(lat)s, %(lon)s,
 # %(accuracy)s and the fields of the line's canonical form known before it runs
@@ -90,7 +90,7 @@ CHECK_IN_SQL = f"""
     SELECT w.id, %(lat)s::float8, %(lon)s::float8, %(accuracy)s::float8
     FROM written AS w, line AS l WHERE l.consent AND %(lat)s::float8 IS NOT NULL
 )
-SELECT l.due_at FROM line AS l, written
+SELECT l.id, l.due_at FROM line AS l, written
 """  # noqa: S608 - constants only
 
 
