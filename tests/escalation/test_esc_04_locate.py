@@ -14,6 +14,7 @@ from lonewatch.escalation import actions as engine
 from lonewatch.escalation import locate
 from lonewatch.org.actions import do_add_next_of_kin
 from lonewatch.visits.actions import do_check_in
+from lonewatch.visits.models import SessionPosition
 
 T0 = "2026-11-23 09:00:00+00:00"  # November: London time is UTC
 
@@ -46,6 +47,10 @@ def contacts(trust):
     nina.job_title = "Community nurse"
     nina.save(update_fields=["job_title"])
     return trust
+
+
+def positions(session) -> int:
+    return SessionPosition.objects.filter(event__session=session).count()
 
 
 def url(session, pdf=False):
@@ -282,7 +287,7 @@ def test_esc_04_police_involved_keeps_the_location_for_the_locate_summary_then_p
                       actor=maria.user)
     session.refresh_from_db()
     assert session.state == "ended" and session.last_lat == 52.6650
-    assert session.positions.count() == 2
+    assert positions(session) == 2
     html = page(as_person(maria), session)
     assert "52.665" in html
     at(days=6)
@@ -290,7 +295,7 @@ def test_esc_04_police_involved_keeps_the_location_for_the_locate_summary_then_p
     at(days=7, minutes=21)
     assert purge_kept_locations() == 1
     session.refresh_from_db()
-    assert session.last_lat is None and session.positions.count() == 0
+    assert session.last_lat is None and positions(session) == 0
     assert "52.665" not in page(as_person(maria), session)
     assert session.events.filter(summary__contains="police").exists()
     assert AuditEvent.objects.filter(action="session.location.purge",
@@ -305,5 +310,5 @@ def test_esc_04_other_outcomes_forget_the_location_at_once(at, start_session, tr
     engine.do_resolve(session.escalations.get(), outcome="forgot_to_check_out",
                       actor=maria.user)
     session.refresh_from_db()
-    assert session.last_lat is None and session.positions.count() == 0
+    assert session.last_lat is None and positions(session) == 0
     assert session.keep_location_until is None
