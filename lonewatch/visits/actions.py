@@ -16,6 +16,7 @@ from lonewatch import clock
 from lonewatch.accounts.actions import LIVE_TOKEN_SQL, PresentedToken, live_token_parameters
 from lonewatch.accounts.models import User
 from lonewatch.core import audit
+from lonewatch.core.db import prepared_cursor
 from lonewatch.core import permissions as perms
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
@@ -381,7 +382,7 @@ def _check_in_in_one_statement(token: PresentedToken, session_id: int, *,
     }
     for _attempt in range(2):
         try:
-            with connection.cursor() as cursor:
+            with prepared_cursor() as cursor:
                 cursor.execute(CHECK_IN_SQL, params)
                 row = cursor.fetchone()
             return CheckedIn(row[0], Session.State.ACTIVE, row[1]) if row else None

@@ -374,3 +374,26 @@ def test_mov_02_the_lane_will_not_start_without_a_decision_on_each_middleware(se
     settings.SECURE_SSL_REDIRECT = True
     with pytest.raises(ImproperlyConfigured, match="SECURE_SSL_REDIRECT"):
         CheckInFastLane(WSGIHandler())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_q_perf_the_check_in_statement_is_prepared(trust, lane_and_django, time_machine):
+    """Q-PERF: PostgreSQL parses and plans the check-in statement once per connection, not
+    once per check-in. Check-ins with and without a position, before and after it is
+    prepared, all land; Django's query log still shows the statement."""
+    time_machine.move_to(T0, tick=False)
+    lane = lane_and_django[0]
+    w = world(trust, "prepared")
+    bodies = [HERE, {}, {"note": "Still here"}, {"lat": 52.6, "lon": 0.1}] * 3
+    with CaptureQueriesContext(connection) as queries:
+        for body in bodies:
+            time_machine.move_to(clock.now() + timedelta(minutes=1), tick=False)
+            assert send(lane, w, body=body)["status"] == "200 OK"
+    logged = [q["sql"] for q in queries.captured_queries if "accounts_apitoken" in q["sql"]]
+    assert len(logged) == len(bodies)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("accounts_apitoken" in sql and "visits_sessionevent" in sql for sql in prepared)
+    assert w.session.events.filter(kind="checked_in").count() == len(bodies)
+    assert w.session.events.filter(kind="checked_in", position__isnull=False).count() == 6
