@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from lonewatch.notify.messages import ago, hhmm, link
+from lonewatch.clock import hhmm
+from lonewatch.notify.messages import ago, link
 
 
 def alarm(alarm, now: datetime, *, again: bool = False) -> tuple[str, str, str]:

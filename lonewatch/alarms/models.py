@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from lonewatch.core.models import Position, TimelineLine
 from lonewatch.org.models import Organisation, Person
 from lonewatch.visits.models import Session
 
@@ -92,12 +93,7 @@ class Alarm(models.Model):
         return self.worker_view is None and self.is_open
 
 
-class AlarmEventManager(models.Manager):
-    def get_queryset(self):
-        return super().get_queryset().select_related("position")
-
-
-class AlarmEvent(models.Model):
+class AlarmEvent(TimelineLine):
     """One line of an alarm's timeline: every transition with who, when and a note.
 
     Append-only and hash-chained per alarm (ORG-05): the database refuses UPDATE and
@@ -109,20 +105,8 @@ class AlarmEvent(models.Model):
     # found by the (alarm, seq) index.
     alarm = models.ForeignKey(Alarm, on_delete=models.PROTECT, related_name="events",
                               db_index=False)
-    seq = models.PositiveIntegerField()
-    at = models.DateTimeField()
-    kind = models.CharField(max_length=30)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
-    summary = models.CharField(max_length=300)
-    data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
 
-    objects = AlarmEventManager()
-
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(TimelineLine.Meta):
         constraints = [
             models.UniqueConstraint(fields=["alarm", "seq"], name="alarm_event_seq_unique"),
         ]
@@ -130,39 +114,14 @@ class AlarmEvent(models.Model):
     def __str__(self):
         return self.summary
 
-    @property
-    def place(self) -> "AlarmPosition | None":
-        try:
-            return self.position
-        except AlarmPosition.DoesNotExist:
-            return None
 
-    @property
-    def lat(self) -> float | None:
-        return self.place.lat if self.place else None
-
-    @property
-    def lon(self) -> float | None:
-        return self.place.lon if self.place else None
-
-    @property
-    def accuracy_m(self) -> float | None:
-        return self.place.accuracy_m if self.place else None
-
-
-class AlarmPosition(models.Model):
+class AlarmPosition(Position):
     """Where the worker's phone was at a line of the alarm's timeline (ALM-02, MOV-05):
     the alarm's trail, kept with the alarm. Outside the hash chain, like a session's
     positions."""
 
     event = models.OneToOneField(AlarmEvent, primary_key=True, on_delete=models.CASCADE,
                                  related_name="position")
-    lat = models.FloatField()
-    lon = models.FloatField()
-    accuracy_m = models.FloatField(null=True, blank=True)
-
-    def __str__(self):
-        return f"{self.lat:.5f}, {self.lon:.5f}"
 
 
 class OperatorDuty(models.Model):

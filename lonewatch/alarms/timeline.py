@@ -11,22 +11,15 @@ from datetime import datetime
 from lonewatch.alarms.models import Alarm, AlarmEvent, AlarmPosition
 from lonewatch.core.timeline import Timeline
 
-TIMELINE = Timeline("alarm", AlarmEvent, "alarm")
+TIMELINE = Timeline("alarm", AlarmEvent, "alarm", positions=AlarmPosition)
 
 
 def append(alarm: Alarm, *, kind: str, summary: str, at: datetime, actor=None,
            data: dict | None = None, here=None) -> AlarmEvent:
-    """One line on the alarm's timeline, with where the worker's phone was (``here``:
-    an object with ``lat``, ``lon`` and ``accuracy_m``), if given. Runs inside the
-    caller's transaction and locks the alarm."""
-    line = TIMELINE.append(alarm.pk, kind=kind, summary=summary[:300], at=at, actor=actor,
-                           data=data or {})
-    if here is not None:
-        line.position = AlarmPosition.objects.create(
-            event=line, lat=here.lat, lon=here.lon, accuracy_m=here.accuracy_m)
-    else:
-        line.position = None
-    return line
+    """One line on the alarm's timeline, with where the worker's phone was (``here``), if
+    given. Runs inside the caller's transaction and locks the alarm."""
+    return TIMELINE.append(alarm.pk, kind=kind, summary=summary[:300], at=at, actor=actor,
+                           data=data or {}, here=here)
 
 
 def append_rows(rows: list[dict]) -> None:

@@ -128,10 +128,6 @@ class LocationIn(Schema):
     accuracy_m: AccuracyM | None = None
 
 
-def _access(user, alarm_id, action=perms.VIEW) -> Alarm:
-    return access_alarm(user, alarm_id, action=action)
-
-
 def _raise(request, kind, payload: RaiseIn):
     me = access_me(request.user)
     source = (Alarm.Source.DEVICE if payload.device else
@@ -178,11 +174,11 @@ def alarm_events(request, last_event_id: str | None = Header(
 
 @router.get("/alarms/{alarm_id}", response={200: AlarmDetail, **refusals(400, 404)})
 def get_alarm(request, alarm_id: int):
-    return worker_view.seen_by(request.user, _access(request.user, alarm_id))
+    return worker_view.seen_by(request.user, access_alarm(request.user, alarm_id))
 
 
 def _act(request, alarm_id, fn, **kwargs):
-    alarm = _access(request.user, alarm_id, perms.ACT)
+    alarm = access_alarm(request.user, alarm_id, action=perms.ACT)
     try:
         return fn(alarm, actor=request.user, **kwargs)
     except actions.AlarmConflict as error:
@@ -232,7 +228,7 @@ def recategorise(request, alarm_id: int, payload: RecategoriseIn):
              summary="The worker cancels within the cancel window (the duress PIN answers "
                      "alike)")
 def cancel(request, alarm_id: int, payload: CancelIn):
-    alarm = _access(request.user, alarm_id)
+    alarm = access_alarm(request.user, alarm_id)
     try:
         actions.do_cancel(alarm, actor=request.user, pin=payload.pin)
     except actions.AlarmConflict as error:
@@ -255,7 +251,7 @@ def cancel(request, alarm_id: int, payload: CancelIn):
                  for content_type in audio.CONTENT_TYPES}}})
 def add_audio(request, alarm_id: int,
               seq: int = Query(ge=0, le=audio.MAX_SEQ, description="The chunk's position")):
-    alarm = _access(request.user, alarm_id)
+    alarm = access_alarm(request.user, alarm_id)
     try:
         audio.check_size(request.headers.get("Content-Length"))  # before the body is read
         chunk = audio.add_chunk(alarm, actor=request.user, seq=seq,
@@ -281,7 +277,7 @@ def add_audio(request, alarm_id: int,
             auth=[BearerToken(), SignedInSession()])
 def get_recording(request, alarm_id: int,
                   take: int = Query(1, ge=1, description="Which take, from 1")):
-    alarm = _access(request.user, alarm_id, perms.ACT)
+    alarm = access_alarm(request.user, alarm_id, action=perms.ACT)
     try:
         data, content_type, takes = audio.recording(alarm, actor=request.user, take=take)
     except audio.AudioError as error:
@@ -302,7 +298,7 @@ def get_recording(request, alarm_id: int,
                     "not audited)",
             auth=[BearerToken(), SignedInSession()])
 def recording_takes(request, alarm_id: int):
-    alarm = _access(request.user, alarm_id, perms.ACT)
+    alarm = access_alarm(request.user, alarm_id, action=perms.ACT)
     takes = audio.takes(alarm)
     return {"content_type": takes[0].parts[0].content_type if takes else None,
             "received": alarm.audio_chunks.count(),
@@ -314,7 +310,7 @@ def recording_takes(request, alarm_id: int):
 @router.post("/alarms/{alarm_id}/locations",
              response={200: AlarmOut, **refusals(400, 403, 404, 409)})
 def add_location(request, alarm_id: int, payload: LocationIn):
-    alarm = _access(request.user, alarm_id)
+    alarm = access_alarm(request.user, alarm_id)
     try:
         alarm = actions.do_add_location(alarm, actor=request.user, lat=payload.lat,
                                         lon=payload.lon, accuracy_m=payload.accuracy_m)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 
@@ -52,3 +53,69 @@ class AuditChainHead(models.Model):
 
     def __str__(self):
         return f"chain {self.chain} at {self.seq}"
+
+
+class LineManager(models.Manager):
+    def get_queryset(self):
+        # A line's position, if it still has one, comes with it (MOV-05).
+        return super().get_queryset().select_related("position")
+
+
+class TimelineLine(models.Model):
+    """What every line of a chained timeline holds (ORG-05, ``lonewatch.core.timeline``).
+    An app's line model adds the foreign key to its record (never cascaded: a record
+    with a timeline is deleted only by retention) and the (record, seq) constraint. A
+    location sent with a line is a ``Position`` beside it (``related_name="position"``),
+    outside the chain (MOV-05)."""
+
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=30)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    summary = models.CharField(max_length=300)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = LineManager()
+
+    class Meta:
+        abstract = True
+        ordering = ["at", "id"]
+
+    @property
+    def place(self) -> "Position | None":
+        """Where the worker was at this line, while it is kept; else None."""
+        try:
+            return self.position
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def lat(self) -> float | None:
+        return self.place.lat if self.place else None
+
+    @property
+    def lon(self) -> float | None:
+        return self.place.lon if self.place else None
+
+    @property
+    def accuracy_m(self) -> float | None:
+        return self.place.accuracy_m if self.place else None
+
+
+class Position(models.Model):
+    """Where the worker's phone was at a line of a timeline. An app's position model
+    adds ``event``, the one-to-one key to its line (``related_name="position"``) that is
+    also its primary key: one index to write."""
+
+    lat = models.FloatField()
+    lon = models.FloatField()
+    accuracy_m = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.lat:.5f}, {self.lon:.5f}"

@@ -104,13 +104,14 @@ class _Batch:
 class Timeline:
     """The chained timeline of one kind of record.
 
-    ``model`` has the parent foreign key ``parent``, and ``at``, ``kind``, ``actor``,
-    ``summary``, ``data``, ``seq``, ``prev_hash`` and ``hash``.
+    ``model`` is a ``core.models.TimelineLine`` with the parent foreign key ``parent``;
+    ``positions`` is its ``core.models.Position``, where a line's location is kept.
     """
 
-    def __init__(self, name: str, model, parent: str):
+    def __init__(self, name: str, model, parent: str, *, positions):
         self.name = name
         self.model = model
+        self.positions = positions
         field = model._meta.get_field(parent)
         self.parent = parent
         self.parent_column = field.attname
@@ -215,9 +216,11 @@ class Timeline:
             heads[record] = (seq + 1, row["hash"])
         return rows
 
-    def append(self, record_id: int, **fields):
-        """Append one line to a record's timeline and return it. Runs inside the caller's
-        transaction; locks the record (a no-op when the caller already holds it)."""
+    def append(self, record_id: int, *, here=None, **fields):
+        """Append one line to a record's timeline and return it, with where the worker
+        was (``here``: an object with ``lat``, ``lon`` and ``accuracy_m``) as its position
+        if given. Runs inside the caller's transaction; locks the record (a no-op when
+        the caller already holds it)."""
         if not connection.in_atomic_block:
             raise RuntimeError("a timeline line is appended inside the transaction that "
                                "makes the change")
@@ -228,6 +231,8 @@ class Timeline:
         row = self.link([{self.parent_column: record_id, **fields}])[0]
         line = self.model(**row | {"data": json.loads(row["data"])})
         line.save(force_insert=True)
+        line.position = None if here is None else self.positions.objects.create(
+            event=line, lat=here.lat, lon=here.lon, accuracy_m=here.accuracy_m)
         return line
 
     def append_rows(self, rows: list[dict], *, copy: bool = False,

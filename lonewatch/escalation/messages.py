@@ -2,8 +2,9 @@
 
 from datetime import datetime
 
+from lonewatch.clock import hhmm
 from lonewatch.escalation.models import Target
-from lonewatch.notify.messages import ago, hhmm, link
+from lonewatch.notify.messages import ago, link
 
 
 def escalation_step(session, escalation, target: str, now: datetime) -> tuple[str, str, str]:

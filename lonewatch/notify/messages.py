@@ -1,17 +1,12 @@
-"""What messages say, the parts every app's messages share: times, "how long ago",
-and absolute links. Each app words its own messages in its ``messages.py``."""
+"""What messages say, the parts every app's messages share: "how long ago" and absolute
+links (times of day are ``clock.hhmm``). Each app words its own messages in its
+``messages.py``."""
 
 from datetime import datetime
 from functools import lru_cache
 
 from django.conf import settings
 from django.urls import reverse
-
-from lonewatch import clock
-
-
-def hhmm(moment: datetime) -> str:
-    return clock.hhmm(moment)
 
 
 def ago(now: datetime, moment: datetime) -> str:

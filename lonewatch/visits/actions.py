@@ -16,8 +16,8 @@ from lonewatch import clock
 from lonewatch.accounts.actions import LIVE_TOKEN_SQL, PresentedToken, live_token_parameters
 from lonewatch.accounts.models import User
 from lonewatch.core import audit
-from lonewatch.core.db import prepared_cursor
 from lonewatch.core import permissions as perms
+from lonewatch.core.db import prepared_cursor
 from lonewatch.notify import actions as notify
 from lonewatch.notify.hooks import Outcome
 from lonewatch.notify.models import Channel

@@ -1,6 +1,7 @@
 """What the worker's own reminders say."""
 
-from lonewatch.notify.messages import hhmm, link
+from lonewatch.clock import hhmm
+from lonewatch.notify.messages import link
 
 
 def reminder(session, *, end: bool = False) -> tuple[str, str, str]:

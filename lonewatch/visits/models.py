@@ -1,9 +1,9 @@
 """Lone-working sessions and their timeline (MOV-01, MOV-02, MOV-05)."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from lonewatch.core.models import Position, TimelineLine
 from lonewatch.org.models import Person
 
 
@@ -85,13 +85,7 @@ class Session(models.Model):
         return self.state != self.State.ENDED
 
 
-class SessionEventManager(models.Manager):
-    def get_queryset(self):
-        # A line's position, if it still has one, comes with it (MOV-05).
-        return super().get_queryset().select_related("position")
-
-
-class SessionEvent(models.Model):
+class SessionEvent(TimelineLine):
     """One line of a session's timeline: check-ins, extensions, reminders, every
     escalation step, delivery and action.
 
@@ -126,20 +120,9 @@ class SessionEvent(models.Model):
     # index: one index fewer to write on every line.
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events",
                                 db_index=False)
-    seq = models.PositiveIntegerField()
-    at = models.DateTimeField()
     kind = models.CharField(max_length=30, choices=Kind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
-    summary = models.CharField(max_length=300)
-    data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
 
-    objects = SessionEventManager()
-
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(TimelineLine.Meta):
         constraints = [
             models.UniqueConstraint(fields=["session", "seq"], name="session_event_seq_unique"),
         ]
@@ -147,28 +130,8 @@ class SessionEvent(models.Model):
     def __str__(self):
         return f"{self.at:%H:%M:%S} {self.summary}"
 
-    @property
-    def place(self) -> "SessionPosition | None":
-        """Where the worker was at this line, while the session runs; None after."""
-        try:
-            return self.position
-        except SessionPosition.DoesNotExist:
-            return None
 
-    @property
-    def lat(self) -> float | None:
-        return self.place.lat if self.place else None
-
-    @property
-    def lon(self) -> float | None:
-        return self.place.lon if self.place else None
-
-    @property
-    def accuracy_m(self) -> float | None:
-        return self.place.accuracy_m if self.place else None
-
-
-class SessionPosition(models.Model):
+class SessionPosition(Position):
     """Where the worker was at a line of the session's timeline, and so when (MOV-05):
     kept only while the session is active, deleted when it ends. Not part of the hash
     chain, so deleting it leaves the timeline whole; the deletion itself is a line. Keyed
@@ -176,9 +139,3 @@ class SessionPosition(models.Model):
 
     event = models.OneToOneField(SessionEvent, primary_key=True, on_delete=models.CASCADE,
                                  related_name="position")
-    lat = models.FloatField()
-    lon = models.FloatField()
-    accuracy_m = models.FloatField(null=True, blank=True)
-
-    def __str__(self):
-        return f"{self.lat:.5f}, {self.lon:.5f}"

@@ -13,24 +13,17 @@ from datetime import datetime
 from lonewatch.core.timeline import GENESIS, Timeline, at_text, netstring, sql_netstring
 from lonewatch.visits.models import Session, SessionEvent, SessionPosition
 
-TIMELINE = Timeline("session", SessionEvent, "session")
+TIMELINE = Timeline("session", SessionEvent, "session", positions=SessionPosition)
 Kind = SessionEvent.Kind
 
 
 def append(session: Session | int, *, kind: str, summary: str, at: datetime, actor=None,
            data: dict | None = None, here=None) -> SessionEvent:
-    """One line on the session's timeline, with where the worker was (``here``: an
-    object with ``lat``, ``lon`` and ``accuracy_m``), if known and consented to. Runs
-    inside the caller's transaction and locks the session."""
+    """One line on the session's timeline, with where the worker was (``here``), if known
+    and consented to. Runs inside the caller's transaction and locks the session."""
     session_id = session if isinstance(session, int) else session.pk
-    line = TIMELINE.append(session_id, kind=kind, summary=summary[:300], at=at, actor=actor,
-                           data=data or {})
-    if here is not None:
-        line.position = SessionPosition.objects.create(
-            event=line, lat=here.lat, lon=here.lon, accuracy_m=here.accuracy_m)
-    else:
-        line.position = None
-    return line
+    return TIMELINE.append(session_id, kind=kind, summary=summary[:300], at=at, actor=actor,
+                           data=data or {}, here=here)
 
 
 def append_rows(rows: list[dict], *, copy: bool = False, locked: bool = False) -> None:
