@@ -58,6 +58,7 @@ MAX_BODY = 4096  # a check-in's body is a few dozen bytes; a larger one goes to 
 RUN = {
     "lonewatch.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "lonewatch.core.middleware.NoStoreMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 }

@@ -4,6 +4,7 @@ import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.utils.deprecation import MiddlewareMixin
 
 from lonewatch.core import context
 
@@ -71,3 +72,18 @@ def log_request(method: str, path: str, status: int, started: float, *, user=Non
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         "user": user,
     })
+
+
+class NoStoreMiddleware(MiddlewareMixin):
+    """Q-SEC: what Lonewatch answers is about people (where they are, who they visit,
+    their alarms), so no browser or proxy keeps a copy: a shared phone's back button
+    after signing out, or a cache between the phone and the server, must not show it
+    again. Every answer that does not say otherwise is ``Cache-Control: no-store,
+    private``. Static files are served above this middleware (WhiteNoise) with their own
+    long-lived headers; an answer that sets its own (the event streams, the service
+    worker) keeps it."""
+
+    def process_response(self, request, response):
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store, private"
+        return response

@@ -376,7 +376,8 @@ def test_mov_02_the_lane_will_not_start_without_a_decision_on_each_middleware(se
         CheckInFastLane(WSGIHandler())
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="prepared statements are PostgreSQL's")
 def test_q_perf_the_check_in_statement_is_prepared(trust, lane_and_django, time_machine):
     """Q-PERF: PostgreSQL parses and plans the check-in statement once per connection, not
     once per check-in. Check-ins with and without a position, before and after it is
