@@ -4,6 +4,8 @@ See docs/configuration.md for each variable. Defaults run on a laptop with the
 embedded SQLite database under ./var; production sets DATABASE_URL to PostgreSQL.
 """
 
+import base64
+import binascii
 import os
 import secrets
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from lonewatch.env import (
     ConfigError,
@@ -31,6 +34,21 @@ def _build():
     data_dir = Path(env_str("LONEWATCH_DATA_DIR", str(Path.cwd() / "var"))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return data_dir
+
+
+def _fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _checked_fernet_key(key: str) -> str:
+    """A Fernet key: 32 bytes in URL-safe base64 (``lonewatch recordings key`` makes one)."""
+    try:
+        if len(base64.urlsafe_b64decode(key.encode())) == 32:
+            return key
+    except (binascii.Error, ValueError):
+        pass
+    raise ConfigError("each key in LONEWATCH_RECORDING_KEY must be 32 bytes in URL-safe "
+                      "base64, as `lonewatch recordings key` prints")
 
 
 try:
@@ -188,6 +206,50 @@ try:
                           "LONEWATCH_NOTIFY_API_KEY is (a template with one ((message)) field)")
     # Behind a reverse proxy, the client's address is the last X-Forwarded-For hop.
     BEHIND_PROXY = env_bool("LONEWATCH_BEHIND_PROXY", False)
+
+    # REC-02: recordings are encrypted at rest (lonewatch/core/vault.py). Fernet keys,
+    # newest first: the first encrypts, all of them decrypt. Unset, a single box keeps a
+    # generated key beside its data, as for the secret key: that protects a copied bucket
+    # or backup of the recordings, not a stolen disk, so production sets it.
+    _recording_keys = env_list("LONEWATCH_RECORDING_KEY", [])
+    if not _recording_keys:
+        key_file = DATA_DIR / "recording_key"
+        if not key_file.exists():
+            key_file.write_text(_fernet_key() + "\n")
+            key_file.chmod(0o600)
+        _recording_keys = [key_file.read_text().strip()]
+    RECORDING_KEYS = [_checked_fernet_key(key) for key in _recording_keys]
+    # Where recordings are kept: "filesystem" (DATA_DIR/recordings, or
+    # LONEWATCH_RECORDING_DIR) or "s3" (an S3-compatible bucket, through django-storages).
+    RECORDING_STORE = env_choice("LONEWATCH_RECORDING_STORE", "filesystem", ("filesystem", "s3"))
+    RECORDING_DIR = Path(env_str("LONEWATCH_RECORDING_DIR", str(DATA_DIR / "recordings")))
+    # REC-01: how long recordings are kept (docs/retention.md), by default the policy's.
+    RETAIN_AMBER_MONTHS = env_int("LONEWATCH_RETAIN_AMBER_MONTHS", 3, minimum=1, maximum=120)
+    RETAIN_LINKED_AMBER_MONTHS = env_int("LONEWATCH_RETAIN_LINKED_AMBER_MONTHS", 12,
+                                         minimum=1, maximum=120)
+    RETAIN_GENUINE_MONTHS = env_int("LONEWATCH_RETAIN_GENUINE_MONTHS", 12, minimum=1,
+                                    maximum=120)
+    RETAIN_FALSE_ALARM_HOURS = env_int("LONEWATCH_RETAIN_FALSE_ALARM_HOURS", 24, minimum=1,
+                                       maximum=24 * 31)
+    # REC-04: a review not recorded this many days after the alarm entered the security
+    # manager's queue is overdue: highlighted, and the security manager reminded.
+    REVIEW_DAYS = env_int("LONEWATCH_REVIEW_DAYS", 14, minimum=1, maximum=365)
+    if RECORDING_STORE == "s3":
+        # An S3-compatible bucket; without an endpoint, AWS's own for the region. Without
+        # keys, boto3 finds its credentials itself (an instance role, say).
+        _endpoint = env_str("LONEWATCH_RECORDING_S3_ENDPOINT", "")
+        if _endpoint:
+            env_url("LONEWATCH_RECORDING_S3_ENDPOINT", "", ("https", "http"))
+        RECORDING_S3 = {
+            "bucket_name": env_str("LONEWATCH_RECORDING_S3_BUCKET"),
+            "endpoint_url": _endpoint or None,
+            "region_name": env_str("LONEWATCH_RECORDING_S3_REGION", "eu-west-2"),
+            "access_key": env_str("LONEWATCH_RECORDING_S3_ACCESS_KEY", "") or None,
+            "secret_key": env_str("LONEWATCH_RECORDING_S3_SECRET_KEY", "") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        }
 except ConfigError as error:
     sys.stderr.write(f"Lonewatch cannot start: {error}.\n")
     raise SystemExit(2) from None
@@ -239,6 +301,7 @@ INSTALLED_APPS = [
     "lonewatch.escalation",
     "lonewatch.notify",
     "lonewatch.alarms",
+    "lonewatch.recordings",
     "lonewatch.web",
 ]
 
@@ -328,6 +391,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # REC-02: readable by the service account only; written encrypted (core/vault.py).
+    "recordings": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": RECORDING_DIR, "base_url": None,
+                    "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    } if RECORDING_STORE == "filesystem" else {
+        "BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": RECORDING_S3,
+    },
 }
 # Serve straight from the app folders too, so a checkout works before collectstatic.
 WHITENOISE_USE_FINDERS = True

@@ -28,6 +28,15 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _recordings_store(settings, tmp_path):
+    """Each test keeps its recordings in a folder of its own (``tmp_path/recordings``)."""
+    settings.STORAGES = {**settings.STORAGES, "recordings": {
+        **settings.STORAGES["recordings"],
+        "OPTIONS": {**settings.STORAGES["recordings"]["OPTIONS"],
+                    "location": tmp_path / "recordings"}}}
+
+
+@pytest.fixture(autouse=True)
 def _fresh_alarm_hub():
     """A test that opens an alarm event stream starts this process's hub; stop it after
     the test, so its buffer (of rows the test may roll back) and its database

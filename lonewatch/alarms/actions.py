@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from lonewatch import clock
-from lonewatch.alarms import forwarding, messages, timeline, worker_view
+from lonewatch.alarms import forwarding, hooks, messages, timeline, worker_view
 from lonewatch.alarms.models import Alarm, OperatorDuty
 from lonewatch.alarms.permissions import ALARM_CATEGORY
 from lonewatch.core import audit
@@ -102,6 +102,7 @@ def do_raise(worker: Person, *, actor, kind: str, source: str = Alarm.Source.APP
             if red and source in (Alarm.Source.APP, Alarm.Source.DISCREET) else None,
             next_realert_at=now + timedelta(seconds=settings.ALARM_ACK_SECONDS) if red
             else None)
+        hooks.evidence_changed(alarm)
         what = "Red alert" if red else "Amber alert"
         raised = _event(alarm, "raised", f"{what} raised ({alarm.get_source_display().lower()})"
                + (f": {message[:150]}" if message else ""), actor=actor, at=now, here=here)
@@ -221,6 +222,7 @@ def _close(alarm, *, actor, category, worker_agreed, note, forward_as: str | Non
                  summary=f"Alarm of {alarm.worker} closed as {label.lower()}",
                  after={"category": category, "worker_agreed": worker_agreed, "note": note},
                  timeline=timeline.TIMELINE.anchor(closed))
+    hooks.evidence_changed(alarm)
     if category != Alarm.Category.FALSE and not alarm.drill:
         # ALM-06: the security manager is told of every recorded incident.
         subject, body, link = messages.incident_recorded(alarm, label)
@@ -241,6 +243,7 @@ def do_flag_duress(alarm: Alarm, *, actor, note: str = "") -> Alarm:
                + (f": {note[:150]}" if note else ""), actor=actor)
         audit.record("alarm.flag_duress", actor=actor, obj=alarm,
                      summary=f"Possible duress flagged on the alarm of {alarm.worker}")
+        hooks.evidence_changed(alarm)
         subject, body, link = messages.duress_suspected(alarm)
         notify.queue(supervisors(alarm.organisation_id),
                      [Channel.IN_APP, Channel.PUSH, Channel.SMS, Channel.EMAIL],
@@ -270,6 +273,7 @@ def do_recategorise(alarm: Alarm, *, actor, category: str, note: str = "") -> Al
         audit.record("alarm.recategorise", actor=actor, obj=alarm,
                      summary="Alarm re-categorised", before={"category": before},
                      after={"category": category, "note": note})
+        hooks.evidence_changed(alarm)
     return alarm
 
 
@@ -356,6 +360,7 @@ def raise_duress_from_checkout(session: Session, *, actor, checked_out: bool = T
         lon=session.last_lon,
         accuracy_m=session.last_accuracy_m, location_at=session.last_location_at,
         next_realert_at=now)
+    hooks.evidence_changed(alarm)
     raised = _event(alarm, "duress", "DURESS: the worker checked out with their duress PIN"
                     if checked_out else "DURESS: the worker entered their duress PIN to check "
                     "out; check-out was locked after too many wrong PINs, so the session still "
@@ -451,6 +456,7 @@ def raise_from_escalation(session: Session, escalation_pk: int) -> Alarm | None:
         lat=session.last_lat, lon=session.last_lon, accuracy_m=session.last_accuracy_m,
         location_at=session.last_location_at,
         next_realert_at=now + timedelta(seconds=settings.ALARM_ACK_SECONDS))
+    hooks.evidence_changed(alarm)
     raised = _event(alarm, "raised", "Raised by the missed check-in escalation", at=now,
                     data={"escalation": escalation_pk})
     audit.record("alarm.red", actor=None, obj=alarm,

@@ -1,9 +1,9 @@
 """Audio streamed from a worker's phone during a red alert, built into one recording,
 and an amber alert's voice memo, kept the same way (ALM-01, ALM-02).
 
-Chunks are files under the data directory (``recordings/<alarm>/<seq>.part``),
-written to a temporary name and renamed into place, so a killed process leaves no
-half chunk.
+Chunks are files in the recordings store, encrypted (``lonewatch.core.vault``), one per
+chunk under a name of its own (``<alarm>/<seq>-<random>.part``) that its row records:
+a killed process leaves at most a file no row names, never a row without its file.
 
 A recording is one or more *takes*. A chunk whose bytes begin with its container's
 header starts a take: the phone's page was reloaded mid-alarm (refreshed, checked in,
@@ -20,18 +20,17 @@ never disagree with what the player will find in the file.
 """
 
 import hashlib
-import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from lonewatch import clock
-from lonewatch.alarms import timeline
+from lonewatch.alarms import hooks, timeline
 from lonewatch.alarms.models import Alarm, AudioChunk
-from lonewatch.core import audit
+from lonewatch.core import audit, vault
 
 # What a browser's MediaRecorder or a device sends, and how the first chunk starts.
 MAGIC = {
@@ -86,10 +85,6 @@ class Take:
     @property
     def last_received_at(self) -> datetime:
         return max(part.received_at for part in self.parts)
-
-
-def folder(alarm: Alarm) -> Path:
-    return Path(settings.DATA_DIR) / "recordings" / str(alarm.pk)
 
 
 def _looks_like(content_type: str, data: bytes) -> bool:
@@ -152,11 +147,11 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
     existing = alarm.audio_chunks.filter(seq=seq).first()
     if existing is not None:
         return _same_or_refused(alarm, existing, digest)
-    target = folder(alarm)
-    target.mkdir(parents=True, exist_ok=True)
-    final = target / f"{seq:06d}.part"
-    draft = target / f".{seq:06d}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    draft.write_bytes(data)
+    # Stored (encrypted) before the row, under a name of its own, so the alarm is locked
+    # only for the row: two senders of one position at the same moment (an old page's
+    # last slices, a reloaded page's first) each store a file, one row wins, and the
+    # other's file is deleted.
+    stored = vault.save(f"{alarm.pk}/{seq:06d}-{secrets.token_hex(6)}.part", data)
     try:
         with transaction.atomic():
             # One chunk at a time per alarm, so each sees the others and says truly how
@@ -165,19 +160,19 @@ def add_chunk(alarm: Alarm, *, actor, seq: int, content_type: str, data: bytes) 
             now = clock.now()
             chunk = AudioChunk.objects.create(
                 alarm=alarm, seq=seq, content_type=content_type, size=len(data),
-                sha256=digest, received_at=now,
+                sha256=digest, received_at=now, file=stored,
                 starts_take=seq == 0 or starts_take(content_type, data))
-            # Into place only once the row is ours: two senders of one position at the
-            # same moment (an old page's last slices, a reloaded page's first) cannot
-            # leave one's bytes under the other's row.
-            os.replace(draft, final)
+            if first is None:
+                hooks.evidence_changed(alarm)
             _tell(alarm, chunk, now)
             return chunk
     except IntegrityError:
         # Another request stored the same sequence number at the same moment.
+        vault.delete(stored)
         return _same_or_refused(alarm, alarm.audio_chunks.get(seq=seq), digest)
-    finally:
-        draft.unlink(missing_ok=True)
+    except BaseException:
+        vault.delete(stored)
+        raise
 
 
 def next_page_seq(alarm: Alarm) -> int:
@@ -230,6 +225,16 @@ def takes(alarm: Alarm) -> list[Take]:
     return found
 
 
+def listed(alarm: Alarm, *, actor) -> list[Take]:
+    """The takes so far, for someone who asked to see them: the listing is audited, as
+    every play is (REC-03)."""
+    every = takes(alarm)
+    audit.record_read("alarm.recording.list", actor=actor, obj=alarm,
+                      summary=f"Takes of the recording of the alarm of {alarm.worker} listed "
+                              f"({len(every)} take{'' if len(every) == 1 else 's'})")
+    return every
+
+
 def recording(alarm: Alarm, *, actor, take: int = 1) -> tuple[bytes, str, list[Take]]:
     """One take of the recording so far (its chunks up to the first gap), with the read
     audited, and every take (how many, how long). Before any audio, take 1 is empty."""
@@ -239,7 +244,7 @@ def recording(alarm: Alarm, *, actor, take: int = 1) -> tuple[bytes, str, list[T
                          f"{len(every) or 'no'} take{'' if len(every) == 1 else 's'}.", 404)
     chosen = every[take - 1] if every else None
     parts = chosen.parts if chosen else []
-    data = b"".join((folder(alarm) / f"{part.seq:06d}.part").read_bytes() for part in parts)
+    data = b"".join(vault.read(part.file) for part in parts if part.file)
     received = alarm.audio_chunks.count()
     audit.record_read("alarm.recording.read", actor=actor, obj=alarm,
                       summary=f"Recording of the alarm of {alarm.worker} played (take {take} "

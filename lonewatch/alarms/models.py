@@ -159,6 +159,8 @@ class AudioChunk(models.Model):
     sha256 = models.CharField(max_length=64)
     received_at = models.DateTimeField()
     starts_take = models.BooleanField(default=False)
+    # Its name in the recordings store (``lonewatch.core.vault``), encrypted.
+    file = models.CharField(max_length=200)
 
     class Meta:
         ordering = ["seq"]

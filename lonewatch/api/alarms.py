@@ -17,6 +17,7 @@ from lonewatch.api.schemas import AccuracyM, Latitude, Longitude, one_of, refusa
 from lonewatch.core import permissions as perms
 from lonewatch.core.sse import event_stream
 from lonewatch.org.access import access_me
+from lonewatch.recordings.access import Destroyed, access_recording
 from lonewatch.visits.actions import SessionError
 
 router = Router(tags=["alarms"])
@@ -263,9 +264,21 @@ def add_audio(request, alarm_id: int,
                         "starts_take": chunk.starts_take})
 
 
-@router.get("/alarms/{alarm_id}/recording", response={200: None, **refusals(400, 403, 404)},
+def _recording_of(user, alarm_id: int):
+    try:
+        return access_recording(user, alarm_id)
+    except Destroyed as gone:
+        raise HttpError(410, str(gone)) from None
+
+
+@router.get("/alarms/{alarm_id}/recording",
+            response={200: None, **refusals(400, 403, 404, 410)},
             summary="One take of the recording so far (every read is audited)",
-            description="`X-Lonewatch-Takes` says how many takes there are, "
+            description="Operators on duty hear an alarm's recording until the alarm is "
+                        "closed; after that only the security manager (403 to others who "
+                        "can see the alarm). 410 once the recording has been destroyed "
+                        "under its retention rule. "
+                        "`X-Lonewatch-Takes` says how many takes there are, "
                         "`X-Lonewatch-Take-Parts` and `X-Lonewatch-Take-Bytes` how long each "
                         "is (comma-separated, take 1 first), `X-Lonewatch-Take` which one "
                         "this is and `X-Chunks-Waiting` how many of its chunks wait behind "
@@ -277,7 +290,7 @@ def add_audio(request, alarm_id: int,
             auth=[BearerToken(), SignedInSession()])
 def get_recording(request, alarm_id: int,
                   take: int = Query(1, ge=1, description="Which take, from 1")):
-    alarm = access_alarm(request.user, alarm_id, action=perms.ACT)
+    alarm = _recording_of(request.user, alarm_id).alarm
     try:
         data, content_type, takes = audio.recording(alarm, actor=request.user, take=take)
     except audio.AudioError as error:
@@ -293,13 +306,13 @@ def get_recording(request, alarm_id: int,
 
 
 @router.get("/alarms/{alarm_id}/recording/takes",
-            response={200: RecordingOut, **refusals(400, 403, 404)},
-            summary="The takes of the recording so far and how long each is (no audio, "
-                    "not audited)",
+            response={200: RecordingOut, **refusals(400, 403, 404, 410)},
+            summary="The takes of the recording so far and how long each is (no audio; "
+                    "audited)",
             auth=[BearerToken(), SignedInSession()])
 def recording_takes(request, alarm_id: int):
-    alarm = access_alarm(request.user, alarm_id, action=perms.ACT)
-    takes = audio.takes(alarm)
+    alarm = _recording_of(request.user, alarm_id).alarm
+    takes = audio.listed(alarm, actor=request.user)
     return {"content_type": takes[0].parts[0].content_type if takes else None,
             "received": alarm.audio_chunks.count(),
             "takes": [{"take": t.number, "first_seq": t.first_seq, "parts": len(t.parts),

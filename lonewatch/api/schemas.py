@@ -107,6 +107,7 @@ ANSWERS = {
     403: Error,  # the caller may see the record but not do this
     404: Error,  # no such record, or not one the caller may see
     409: Error,  # the record's state does not allow it (now)
+    410: Error,  # the record was there and is gone for good (a destroyed recording)
     413: Error,
     415: Error,
 }

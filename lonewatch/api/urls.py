@@ -13,6 +13,7 @@ from lonewatch.api.auth import BearerToken
 from lonewatch.api.escalations import router as escalations_router
 from lonewatch.api.people import router as people_router
 from lonewatch.api.policies import router as policies_router
+from lonewatch.api.recordings import router as recordings_router
 from lonewatch.api.sessions import router as sessions_router
 
 api = NinjaAPI(
@@ -33,6 +34,7 @@ api.add_router("/v1", sessions_router)
 api.add_router("/v1", escalations_router)
 api.add_router("/v1", policies_router)
 api.add_router("/v1", alarms_router)
+api.add_router("/v1", recordings_router)
 
 
 @api.exception_handler(AuthenticationError)

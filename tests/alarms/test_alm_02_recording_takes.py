@@ -12,6 +12,7 @@ from django.test import Client
 
 from lonewatch.alarms import actions, audio
 from lonewatch.alarms.models import Alarm, AudioChunk
+from lonewatch.core import vault
 from lonewatch.core.models import AuditEvent
 from tests.conftest import login, token_for
 
@@ -226,6 +227,7 @@ def test_alm_02_a_reloaded_page_records_a_take_clear_of_the_last_pages_slices(ni
     assert [(t.first_seq, len(t.parts), t.waiting) for t in audio.takes(alarm)] == [
         (0, 3, 0), (1000, 2, 0)]
     olivia = trust.people["olivia"]
+    actions.do_duty(olivia, on=True, actor=olivia.user)  # REC-03: operators on duty hear it
     desk = Client(headers=_bearer(olivia))
     assert desk.get(f"/api/v1/alarms/{alarm.pk}/recording?take=2").content == b"".join(
         SECOND[:2])
@@ -247,21 +249,36 @@ def test_alm_02_two_senders_of_one_place_at_once_leave_one_chunk_and_its_own_byt
         if not raced:
             raced.append(AudioChunk.objects.create(
                 alarm_id=alarm, seq=1, content_type="audio/webm", size=5, sha256="0" * 64,
-                received_at=AudioChunk.objects.get(seq=0).received_at))
+                received_at=AudioChunk.objects.get(seq=0).received_at,
+                file=vault.save(f"{alarm}/000001-other.part", b"other")))
         return atomic(*args, **kwargs)
 
     monkeypatch.setattr(audio.transaction, "atomic", another_request_first)
     clash = client.post(f"/api/v1/alarms/{alarm}/audio?seq=1", FIRST[1],
                         content_type="audio/webm", headers=desk["nina"])
     assert clash.status_code == 409
-    # The bytes that lost never went into place, and no draft is left behind.
+    # The bytes that lost were deleted from the store: each row's file, and no other.
     folder = tmp_path / "recordings" / str(alarm)
-    assert sorted(p.name for p in folder.iterdir()) == ["000000.part"]
+    assert {f"{alarm}/{p.name}" for p in folder.iterdir()} == set(
+        AudioChunk.objects.values_list("file", flat=True))
+    assert vault.read(AudioChunk.objects.get(seq=1).file) == b"other"
+
+
+def _as_kept_before_encryption(alarm, tmp_path) -> None:
+    """The alarm's chunks as they were kept before recordings were encrypted: plain files
+    at ``DATA_DIR/recordings/<alarm>/<seq>.part``, rows naming no file."""
+    plain = tmp_path / "recordings" / str(alarm)
+    for chunk in AudioChunk.objects.filter(alarm_id=alarm):
+        data = vault.read(chunk.file)
+        vault.delete(chunk.file)
+        (plain / f"{chunk.seq:06d}.part").write_bytes(data)
+    AudioChunk.objects.update(file="")
 
 
 def test_alm_02_migration_marks_the_takes_already_stored(client, desk, alarm, tmp_path):
     for seq, data in enumerate(FIRST + SECOND):
         _send(client, desk, alarm, seq, data)
+    _as_kept_before_encryption(alarm, tmp_path)
     AudioChunk.objects.update(starts_take=False)  # as stored before takes were known
     (tmp_path / "recordings" / str(alarm) / "000005.part").unlink()  # a file gone
     migration = importlib.import_module(
@@ -269,6 +286,20 @@ def test_alm_02_migration_marks_the_takes_already_stored(client, desk, alarm, tm
     migration.mark_takes(apps, None)
     assert list(AudioChunk.objects.filter(starts_take=True).values_list("seq", flat=True)) == [
         0, 3]
+
+
+def test_rec_02_migration_encrypts_the_chunks_already_kept(client, desk, alarm, tmp_path):
+    for seq, data in enumerate(FIRST):
+        _send(client, desk, alarm, seq, data)
+    _as_kept_before_encryption(alarm, tmp_path)
+    (tmp_path / "recordings" / str(alarm) / "000002.part").unlink()  # a file gone
+    migration = importlib.import_module("lonewatch.alarms.migrations.0010_audiochunk_file")
+    migration.encrypt_kept_chunks(apps, None)
+    kept = AudioChunk.objects.order_by("seq")
+    assert [bool(c.file) for c in kept] == [True, True, False]
+    assert [vault.read(c.file) for c in kept[:2]] == FIRST[:2]
+    assert not list((tmp_path / "recordings").rglob("0?????.part"))  # no plain file left
+    assert _play(client, desk, alarm).content == b"".join(FIRST[:2])
 
 
 def test_alm_02_takes_are_in_the_openapi_schema(client, db):

@@ -54,8 +54,9 @@ def test_alm_02_the_page_sends_audio_slices_that_build_the_recording(nina, trust
                                "starts_take": False}
     assert list(alarm.audio_chunks.values_list("seq", "content_type")) == [
         (0, "audio/webm"), (1, "audio/webm"), (2, "audio/webm")]
-    played = Client().get(f"/api/v1/alarms/{alarm.pk}/recording",
-                          headers=_bearer(trust.people["olivia"]))
+    olivia = trust.people["olivia"]
+    actions.do_duty(olivia, on=True, actor=olivia.user)  # REC-03: operators on duty hear it
+    played = Client().get(f"/api/v1/alarms/{alarm.pk}/recording", headers=_bearer(olivia))
     assert played.status_code == 200 and played.content == b"".join(parts)
 
 
@@ -222,6 +223,7 @@ def test_alm_01_amber_alert_with_a_voice_memo_from_the_page(nina, trust):
     assert (amber.kind, amber.state, amber.message) == ("amber", "logged",
                                                         "Going in: dog in the house")
     assert list(amber.audio_chunks.values_list("seq", "size")) == [(0, len(WEBM))]
+    actions.do_duty(trust.people["olivia"], on=True, actor=trust.people["olivia"].user)
     olivia = login(Client(), trust.people["olivia"], verified=True)
     played = olivia.get(f"/api/v1/alarms/{amber.pk}/recording")
     assert played.status_code == 200 and played.content == WEBM

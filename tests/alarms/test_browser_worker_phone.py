@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from lonewatch.alarms import actions, audio
 from lonewatch.alarms.models import Alarm, AudioChunk
+from lonewatch.core import vault
 from tests.browser import screenshot, sign_in, until, worker_phone
 from tests.conftest import token_for
 
@@ -58,7 +59,7 @@ def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert
         seqs = list(alarm.audio_chunks.values_list("seq", flat=True))
         assert seqs == list(range(len(seqs)))
         assert {c.content_type for c in alarm.audio_chunks.all()} == {"audio/webm"}
-        first = (tmp_path / "recordings" / str(alarm.pk) / "000000.part").read_bytes()
+        first = vault.read(alarm.audio_chunks.get(seq=0).file)
         assert first.startswith(b"\x1a\x45\xdf\xa3")
 
         # The phone says where it is, and again when it moves (at most every 10 s).
@@ -142,7 +143,7 @@ def test_alm_01_amber_alert_with_a_voice_memo_recorded_on_the_phone(
                                                       HOME["latitude"])
     chunk = amber.audio_chunks.get()
     assert chunk.seq == 0 and chunk.content_type == "audio/webm" and chunk.size > 1000
-    memo = (tmp_path / "recordings" / str(amber.pk) / "000000.part").read_bytes()
+    memo = vault.read(chunk.file)
     assert memo.startswith(b"\x1a\x45\xdf\xa3")
 
 

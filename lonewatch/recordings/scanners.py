@@ -1,0 +1,6 @@
+from lonewatch.recordings.actions import destroy_due
+from lonewatch.worker.loop import register
+
+# REC-02: not urgent beside a missed check-in, but continuous: a false alarm's recording
+# goes within a pass of its 24 hours.
+register("recording destruction", urgent=False)(destroy_due)
