@@ -300,6 +300,7 @@ INSTALLED_APPS = [
     "lonewatch.visits",
     "lonewatch.escalation",
     "lonewatch.notify",
+    "lonewatch.letters",
     "lonewatch.alarms",
     "lonewatch.recordings",
     "lonewatch.web",

@@ -6,7 +6,9 @@ from lonewatch.alarms import views as alarms
 from lonewatch.api.urls import api, unknown_endpoint
 from lonewatch.escalation import locate
 from lonewatch.escalation import views as escalation
+from lonewatch.letters import views as letters
 from lonewatch.notify import views as notify
+from lonewatch.recordings import views as recordings
 from lonewatch.visits import views as visits
 from lonewatch.web import console, my_day, watching
 from lonewatch.web import views as web
@@ -78,6 +80,18 @@ urlpatterns = [
     path("profile/pin", visits.set_pin, name="profile_pin"),
     path("profile/duress-pin", visits.set_duress_pin, name="profile_duress_pin"),
     path("profile/location-consent", visits.location_consent, name="profile_location"),
+    path("recordings/", recordings.kept, name="recordings_kept"),
+    path("recordings/reviews/", recordings.review_queue, name="review_queue"),
+    path("recordings/destroyed/", recordings.destroyed, name="recordings_destroyed"),
+    path("recordings/alarms/<int:alarm_id>/", recordings.case, name="recording_case"),
+    path("recordings/alarms/<int:alarm_id>/review", recordings.decide, name="recording_decide"),
+    path("recordings/alarms/<int:alarm_id>/exemption", recordings.agree_exemption,
+         name="recording_exemption"),
+    path("recordings/alarms/<int:alarm_id>/holds", recordings.place_hold, name="recording_hold"),
+    path("recordings/holds/<int:hold_id>/release", recordings.release_hold,
+         name="recording_release"),
+    path("recordings/letters/<int:letter_id>", recordings.letter, name="recording_letter"),
+    path("letters/templates", letters.templates, name="letter_templates"),
     path("healthz", web.healthz, name="healthz"),
     path("manifest.webmanifest", notify.manifest, name="manifest"),
     path("sw.js", notify.service_worker, name="service_worker"),

@@ -86,3 +86,26 @@ def sign_in(page, live_server, username):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+
+
+def sign_in_with_code(page, live_server, person):
+    """A privileged user (an operator, the security manager): password, then the code
+    from their authenticator app."""
+    import re
+
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    device = TOTPDevice.objects.create(user=person.user, name="phone", confirmed=True)
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Username").fill(person.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    page.get_by_label("6-digit code").fill(f"{code:06d}")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()

@@ -9,16 +9,25 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from lonewatch import clock
+from lonewatch.alarms import actions as alarms
 from lonewatch.alarms import timeline
 from lonewatch.alarms.audio import takes
 from lonewatch.alarms.models import Alarm, AlarmPosition, AudioChunk
 from lonewatch.core import audit, vault
-from lonewatch.recordings import retention
+from lonewatch.core.permissions import CHANGE, can
+from lonewatch.letters import actions as letters
+from lonewatch.letters.models import Purpose
+from lonewatch.notify import actions as notify
+from lonewatch.notify.models import Channel
+from lonewatch.recordings import messages, retention
 from lonewatch.recordings.models import Destruction, Hold, Recording, Review
+from lonewatch.recordings.permissions import EXEMPTION, REVIEW
 from lonewatch.worker.claim import claim
 
 RECORDING = "recordings.recording"
@@ -274,3 +283,137 @@ def destroy_due(limit: int = DESTROY_BATCH) -> int:
         timeline.append_rows(lines)
         audit.record_many(audited)
     return len(ids)
+
+
+# --- the security manager's review (REC-04, REC-05, ALM-05) -------------------------------
+
+LETTER_OF = {Review.Decision.SANCTION_LETTER: Purpose.SANCTION,
+             Review.Decision.NOTIFICATION_LETTER: Purpose.NOTIFICATION}
+
+
+def transcript_paragraph(review: Review) -> str:
+    """REC-05: what every letter to the alleged offender says, whatever its template."""
+    alarm = review.alarm
+    return (f"A recording was made of the incident on {_day(alarm.raised_at)}. You may ask "
+            "for a written transcript of it: write to us at the address above, quoting "
+            f"reference {reference(review)}, and we will send you a copy within one calendar "
+            "month.")
+
+
+def reference(review: Review) -> str:
+    return f"LW-{review.alarm.raised_at:%Y}-{review.alarm_id}"
+
+
+def do_agree_exemption(review: Review, *, actor, reason: str) -> Review:
+    """REC-04: an independent senior clinician agrees a clinical exemption for this case,
+    from their own account, with their reason."""
+    reason = (reason or "").strip()
+    if not can(actor, CHANGE, EXEMPTION, review):
+        raise PermissionDenied("Only an independent senior clinician can agree a clinical "
+                               "exemption, from their own account.")
+    if not reason:
+        raise RecordingError("Give the clinical reason for the exemption.", "reason")
+    with transaction.atomic():
+        review = Review.objects.select_for_update().select_related("alarm__worker").get(
+            pk=review.pk)
+        if not review.open:
+            raise RecordingConflict("This review has already been recorded.")
+        if review.reason != Review.Reason.CLOSED_SAFELY:
+            raise RecordingConflict("A clinical exemption is for a genuine alarm closed "
+                                    "safely.")
+        review.exemption_agreed_by, review.exemption_agreed_at = actor, clock.now()
+        review.exemption_reason = reason[:2000]
+        review.save(update_fields=["exemption_agreed_by", "exemption_agreed_at",
+                                   "exemption_reason"])
+        audit.record("review.exemption", actor=actor, obj=review,
+                     summary=f"Clinical exemption agreed for alarm #{review.alarm_id} of "
+                             f"{review.alarm.worker}", after={"reason": review.exemption_reason})
+    return review
+
+
+def do_decide_review(review: Review, *, actor, decision: str, note: str = "",
+                     recipient_name: str = "", recipient_address: str = "",
+                     incident_place: str = "") -> Review:
+    """REC-04: the security manager records the review's outcome. A sanction or
+    notification letter is made with it (REC-05); a clinical exemption needs the
+    clinician's agreement first; for a false alarm flagged as possible duress, either it
+    is confirmed (its recording then goes 24 hours from now) or the alarm is
+    re-categorised as genuine (kept 12 months)."""
+    note = (note or "").strip()
+    if not can(actor, CHANGE, REVIEW, review):
+        raise PermissionDenied("Only the security manager records a review.")
+    if decision not in review.decisions:
+        raise RecordingError(f"decision must be one of {', '.join(review.decisions)}",
+                             "decision")
+    if decision in (Review.Decision.POLICE_REFERRAL, Review.Decision.PRIVATE_PROSECUTION) \
+            and not note:
+        raise RecordingError("Say where the case was referred, with its reference.", "note")
+    with transaction.atomic():
+        review = Review.objects.select_for_update().select_related(
+            "alarm__worker", "alarm__session", "alarm__organisation").get(pk=review.pk)
+        if not review.open:
+            raise RecordingConflict("This review has already been recorded.")
+        if decision == Review.Decision.CLINICAL_EXEMPTION and \
+                review.exemption_agreed_at is None:
+            raise RecordingConflict("A clinical exemption needs an independent senior "
+                                    "clinician's agreement first, recorded from their own "
+                                    "account.")
+        now = clock.now()
+        if decision in LETTER_OF:
+            alarm = review.alarm
+            letters.do_make_letter(
+                organisation=alarm.organisation, purpose=LETTER_OF[decision],
+                about=("review", review.pk), recipient_name=recipient_name,
+                recipient_address=recipient_address, actor=actor,
+                values={"incident_date": _day(alarm.raised_at),
+                        "incident_time": timezone.localtime(alarm.raised_at).strftime("%H:%M"),
+                        "incident_place": incident_place.strip() or _place(alarm),
+                        "staff_member": alarm.worker.full_name.split()[0],
+                        "reference": reference(review)},
+                required=[transcript_paragraph(review)])
+        review.decision, review.note = decision, note[:5000]
+        review.decided_by, review.decided_at = actor, now
+        review.save(update_fields=["decision", "note", "decided_by", "decided_at"])
+        audit.record("review.decide", actor=actor, obj=review,
+                     summary=f"Review of alarm #{review.alarm_id} recorded: "
+                             f"{Review.Decision(decision).label.lower()}",
+                     after={"decision": decision, "note": review.note})
+        if decision == Review.Decision.RECATEGORISED:
+            alarms.do_recategorise(review.alarm, actor=actor, category=Alarm.Category.GENUINE,
+                                   note=note or "Re-categorised after review: closed under "
+                                                "duress")
+        else:
+            # Kept for the review; now its rule applies (a false alarm confirmed is past
+            # its 24 hours, and goes with the worker's next pass).
+            refresh([review.alarm_id])
+    return review
+
+
+def remind_overdue_reviews(limit: int = 100) -> int:
+    """REC-04: reviews not recorded by their date remind the security managers, then once
+    a week while still open."""
+    now = clock.now()
+    with transaction.atomic():
+        ids = claim(Review.objects.filter(decided_at__isnull=True, due_at__lte=now).filter(
+            Q(reminded_at__isnull=True) | Q(reminded_at__lte=now - timedelta(days=7)))
+            .order_by("due_at"), limit=limit, update={"reminded_at": now})
+        by_organisation: dict[int, list[Review]] = {}
+        for review in Review.objects.filter(pk__in=ids).select_related("alarm__worker"):
+            by_organisation.setdefault(review.organisation_id, []).append(review)
+        for organisation_id, reviews in by_organisation.items():
+            subject, body, link = messages.reviews_overdue(reviews, now)
+            notify.queue(alarms.supervisors(organisation_id),
+                         [Channel.IN_APP, Channel.EMAIL], subject=subject, body=body,
+                         link=link, purpose="reviews_overdue", organisation_id=organisation_id,
+                         about=("review", reviews[0].pk))
+    return len(ids)
+
+
+def _day(moment) -> str:
+    return timezone.localtime(moment).strftime("%-d %B %Y")
+
+
+def _place(alarm: Alarm) -> str:
+    if alarm.session_id and alarm.session.address:
+        return alarm.session.address
+    return "the place of the visit"

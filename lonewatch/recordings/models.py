@@ -129,16 +129,44 @@ class Review(models.Model):
         CLOSED_SAFELY = "closed_safely", "Genuine alarm closed safely without the police"
         POSSIBLE_DURESS = "possible_duress", "False alarm flagged as possible duress"
 
+    class Decision(models.TextChoices):
+        # REC-04: one of these for a genuine alarm closed safely.
+        SANCTION_LETTER = "sanction_letter", "Sanction letter"
+        POLICE_REFERRAL = "police_referral", "Referral to the police"
+        PRIVATE_PROSECUTION = "private_prosecution", \
+            "Referral for private prosecution or civil action"
+        NOTIFICATION_LETTER = "notification_letter", "Notification letter"
+        CLINICAL_EXEMPTION = "clinical_exemption", \
+            "Clinical exemption (agreed by an independent senior clinician)"
+        # ALM-05: for a false alarm flagged as possible duress.
+        CONFIRMED_FALSE = "confirmed_false_alarm", "Confirmed a false alarm"
+        RECATEGORISED = "recategorised_genuine", "Re-categorised as genuine (duress)"
+
     alarm = models.OneToOneField(Alarm, on_delete=models.PROTECT, related_name="review")
     organisation_id = models.BigIntegerField(db_index=True)
     reason = models.CharField(max_length=20, choices=Reason.choices)
     opened_at = models.DateTimeField()
     # Reviews not recorded by then are highlighted and the security manager reminded.
-    due_at = models.DateTimeField(db_index=True)
+    due_at = models.DateTimeField()
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=30, choices=Decision.choices, blank=True)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
+    # REC-04: a clinical exemption needs an independent senior clinician's agreement,
+    # recorded by them from their own account, with their reason, for this case.
+    exemption_agreed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                            on_delete=models.PROTECT, related_name="+")
+    exemption_agreed_at = models.DateTimeField(null=True, blank=True)
+    exemption_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["due_at"], name="review_reminder_idx",
+                         condition=Q(decided_at__isnull=True)),
+        ]
 
     def __str__(self):
         return f"review of alarm {self.alarm_id}"
@@ -146,3 +174,12 @@ class Review(models.Model):
     @property
     def open(self) -> bool:
         return self.decided_at is None
+
+    @property
+    def decisions(self) -> list[str]:
+        """The decisions this review may record."""
+        if self.reason == self.Reason.POSSIBLE_DURESS:
+            return [self.Decision.CONFIRMED_FALSE, self.Decision.RECATEGORISED]
+        return [self.Decision.SANCTION_LETTER, self.Decision.POLICE_REFERRAL,
+                self.Decision.PRIVATE_PROSECUTION, self.Decision.NOTIFICATION_LETTER,
+                self.Decision.CLINICAL_EXEMPTION]

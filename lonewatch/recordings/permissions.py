@@ -54,7 +54,12 @@ declare_record(Review, kind=REVIEW, reach=lambda r: _reach_of_alarm(r.alarm),
 declare_record(Hold, kind=RETENTION, reach=lambda h: _reach_of_alarm(h.recording.alarm),
                paths=Paths(**{key: f"recording__{path}" for key, path in ALARM_PATHS.items()}))
 
+# REC-04: an independent senior clinician agrees a clinical exemption, case by case.
+EXEMPTION = declare_kind("clinical_exemption", actions=(CHANGE,))
+
 grant({Role.SECURITY_MANAGER}, RECORDING, VIEW, CHANGE)
+grant({Role.INDEPENDENT_CLINICIAN}, EXEMPTION, CHANGE)
+grant({Role.INDEPENDENT_CLINICIAN}, REVIEW, VIEW)
 grant({Role.SECURITY_MANAGER}, REVIEW, VIEW, CHANGE)
 grant({Role.SECURITY_MANAGER}, RETENTION, VIEW)
 

@@ -2,6 +2,7 @@ from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
 from lonewatch.org.permissions import AUDIT, PERSON, TEAM
 from lonewatch.org.roles import Role
+from lonewatch.recordings.permissions import REVIEW
 from lonewatch.visits.permissions import SESSION
 
 
@@ -27,6 +28,8 @@ def navigation(request):
             items.append(("people", "People"))
         if perms.can_anywhere(user, perms.VIEW, TEAM):
             items.append(("teams", "Teams"))
+        if perms.can_anywhere(user, perms.VIEW, REVIEW):
+            items.append(("review_queue", "Reviews"))
         if perms.can_anywhere(user, perms.VIEW, AUDIT):
             items.append(("audit", "Audit trail"))
         items.append(("profile", "My profile"))

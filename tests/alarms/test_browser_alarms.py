@@ -7,16 +7,13 @@ import re
 
 import pytest
 from django.test import Client
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from lonewatch.accounts.actions import do_create_token
 from lonewatch.alarms import actions
 from lonewatch.alarms.models import Alarm
 from lonewatch.core.models import AuditEvent
-from tests.browser import PHONE, screenshot, sign_in, until, worker_phone
-from tests.conftest import PASSWORD
+from tests.browser import PHONE, screenshot, sign_in, sign_in_with_code, until, worker_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,20 +53,6 @@ def _playing(past: float) -> str:
 }}"""
 
 
-def _sign_in_with_code(page, live_server, person):
-    """An alarm-centre operator: password, then the code from their authenticator app."""
-    device = TOTPDevice.objects.create(user=person.user, name="phone", confirmed=True)
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username").fill(person.user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
-    page.get_by_label("6-digit code").fill(f"{code:06d}")
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
-
-
 def test_alm_02_03_worker_raises_red_alarm_and_operator_acknowledges_listens_escalates_and_closes_it(  # noqa: E501
         trust, nina_ready, start_session, live_server, browser, media_browser, settings,
         tmp_path):
@@ -85,7 +68,7 @@ def test_alm_02_03_worker_raises_red_alarm_and_operator_acknowledges_listens_esc
     console = desk.new_page()
     try:
         # The operator is at the console before anything happens.
-        _sign_in_with_code(console, live_server, olivia)
+        sign_in_with_code(console, live_server, olivia)
         console.get_by_role("link", name="Console").click()
         expect(console.get_by_role("heading", name="Alarm console")).to_be_visible()
         assert console.get_by_role("heading", name=re.compile("Red alerts waiting")).count() == 0

@@ -73,6 +73,7 @@ def test_alm_02_the_phone_records_and_sends_audio_and_location_after_a_red_alert
 
         # The alarm centre plays what has come so far.
         olivia = trust.people["olivia"]
+        actions.do_duty(olivia, on=True, actor=olivia.user)  # REC-03: on duty, she hears it
         desk = Client(headers={"Authorization": "Bearer " + token_for(olivia, "desk")})
         played = desk.get(f"/api/v1/alarms/{alarm.pk}/recording")
         assert played.status_code == 200 and played["Content-Type"] == "audio/webm"
@@ -197,6 +198,7 @@ def test_alm_02_a_page_reloaded_mid_alarm_records_a_second_take_and_both_play(
     assert all(len(t.parts) >= 2 and not t.waiting for t in takes)
 
     olivia = trust.people["olivia"]
+    actions.do_duty(olivia, on=True, actor=olivia.user)  # REC-03: operators on duty hear it
     desk = Client(headers={"Authorization": "Bearer " + token_for(olivia, "desk")})
     listed = desk.get(f"/api/v1/alarms/{alarm.pk}/recording/takes").json()
     assert [t["first_seq"] for t in listed["takes"]] == [0, 1000]
@@ -250,6 +252,7 @@ def test_alm_02_a_reloaded_pages_take_moves_when_an_earlier_loads_header_took_it
     assert [t.first_seq for t in takes] == [0, 1000]
     assert [t.waiting for t in takes] == [0, 0] and len(takes[1].parts) >= 2
     olivia = trust.people["olivia"]
+    actions.do_duty(olivia, on=True, actor=olivia.user)  # REC-03: operators on duty hear it
     desk = Client(headers={"Authorization": "Bearer " + token_for(olivia, "desk")})
     listen = media_browser.new_context()
     try:

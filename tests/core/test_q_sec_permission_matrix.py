@@ -20,9 +20,11 @@ from lonewatch.accounts.models import User
 from lonewatch.alarms import actions as alarms
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalation
+from lonewatch.letters.models import Letter
 from lonewatch.org.actions import do_add_absence, do_add_next_of_kin
 from lonewatch.org.models import Organisation, Person, RoleMembership
 from lonewatch.org.roles import Role, Scope
+from lonewatch.recordings import actions as recordings
 from tests.conftest import login
 
 # Routes anyone may call without signing in, each for a reason of its own.
@@ -98,9 +100,21 @@ def records(trust, start_session, at, settings):
     kin = do_add_next_of_kin(nina, actor=nina.user, name="Piotr", relationship="Husband",
                              phone="+447700900911")
     token = do_create_token(nina.user, name="phone", actor=nina.user)[0]
+    # A case with a hold and a letter: a genuine alarm of Nina's closed safely.
+    leslie = trust.people["leslie"].user
+    alarm.cancel_until = None
+    alarm.save(update_fields=["cancel_until"])
+    alarms.do_acknowledge(alarm, actor=trust.people["olivia"].user)
+    alarms.do_close(alarm, actor=trust.people["olivia"].user, category="genuine_closed_safely")
+    hold = recordings.do_place_hold(recordings.recording_of(alarm), actor=leslie,
+                                    reason="court_case", detail="Crown Court T1")
+    recordings.do_decide_review(alarm.review, actor=leslie, decision="notification_letter",
+                                recipient_name="Mr Smith", recipient_address="4 Mill Lane")
+    letter = Letter.objects.get()
     return {"person_id": nina.pk, "team_id": trust.north.pk, "session_id": session.pk,
             "escalation_id": session.escalations.get().pk, "alarm_id": alarm.pk,
             "absence_id": absence.pk, "kin_id": kin.pk, "token_id": token.pk,
+            "hold_id": hold.pk, "letter_id": letter.pk,
             "kind": "red", "action": "acknowledge", "key": str(uuid.uuid4()),
             "token": "not-a-link", "uidb64": "MQ", "rest": ""}
 

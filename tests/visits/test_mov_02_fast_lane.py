@@ -52,8 +52,8 @@ def test_mov_02_fast_lane_checks_in_and_keeps_the_location(start_session, nina_t
     assert (event.lat, event.summary) == (52.6, "Checked in: here")
     assert answer["headers"]["X-Request-ID"]
     # The lane answers with Django's headers (tests/test_mov_02_check_in_paths.py compares
-    # them all): no cache header of its own, the security headers Django adds.
-    assert "Cache-Control" not in answer["headers"]
+    # them all): not to be stored (Q-SEC), and the security headers Django adds.
+    assert answer["headers"]["Cache-Control"] == "no-store, private"
     assert answer["headers"]["X-Frame-Options"] == "DENY"
 
 

@@ -1,0 +1,204 @@
+"""The security manager's pages for recordings (REC-01 … REC-05): the review queue, a
+case page (the recording, the alarm's timeline, the decision and its letters, the
+holds), the recordings kept and the destruction log. Every change goes through
+``recordings.actions``."""
+
+from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from lonewatch import clock
+from lonewatch.alarms import audio
+from lonewatch.alarms.access import access_alarm
+from lonewatch.core import permissions as perms
+from lonewatch.core.permissions import CHANGE, VIEW, can
+from lonewatch.letters import actions as letters
+from lonewatch.letters.models import Letter
+from lonewatch.org.access import access_me
+from lonewatch.recordings import actions, retention
+from lonewatch.recordings.access import Destroyed, access_hold, access_recording
+from lonewatch.recordings.models import Destruction, Hold, Recording, Review
+from lonewatch.recordings.permissions import EXEMPTION, RECORDING, RETENTION, REVIEW
+
+
+def _reviews_of(user):
+    if not perms.can_anywhere(user, VIEW, REVIEW):
+        raise PermissionDenied("The review queue is the security manager's.")
+    return perms.filter_visible(user, Review.objects.select_related(
+        "alarm__worker", "decided_by"), kind=REVIEW)
+
+
+def review_queue(request):
+    reviews = _reviews_of(request.user)
+    now = clock.now()
+    waiting = list(reviews.filter(decided_at__isnull=True).order_by("due_at"))
+    for review in waiting:
+        review.overdue_days = (now - review.due_at).days if review.due_at <= now else None
+    return render(request, "recordings/queue.html", {
+        "waiting": waiting, "overdue": sum(1 for r in waiting if r.overdue_days is not None),
+        "decided": reviews.filter(decided_at__isnull=False).order_by("-decided_at")[:50],
+    })
+
+
+def _case(user, alarm_id: int) -> dict:
+    alarm = access_alarm(user, alarm_id)
+    review = Review.objects.filter(alarm=alarm).first()
+    may_hear = can(user, VIEW, RECORDING, Recording(alarm=alarm, organisation_id=alarm
+                                                    .organisation_id))
+    may_review = review is not None and can(user, VIEW, REVIEW, review)
+    if not (may_hear or may_review):
+        raise PermissionDenied("Only the security manager opens a case.")
+    recording = Recording.objects.filter(alarm=alarm).first()
+    pending = review is not None and review.open
+    return {
+        "alarm": alarm, "review": review, "recording": recording,
+        "decision": retention.decide(alarm, review_pending=pending),
+        "may_hear": may_hear,
+        "may_decide": review is not None and review.open and can(user, CHANGE, REVIEW, review),
+        "may_agree": review is not None and review.open
+        and review.reason == Review.Reason.CLOSED_SAFELY
+        and review.exemption_agreed_at is None and can(user, CHANGE, EXEMPTION, review),
+        "may_hold": recording is not None and not recording.destroyed
+        and can(user, CHANGE, RECORDING, recording),
+        "events": alarm.events.select_related("actor").order_by("seq"),
+        "holds": recording.holds.select_related("placed_by", "released_by")
+        if recording else [],
+        "letters": Letter.objects.filter(about_kind="review", about_id=review.pk)
+        if review and may_review else [],
+        "decisions": [(d, Review.Decision(d).label) for d in review.decisions] if review else [],
+        "hold_reasons": Hold.Reason.choices,
+        "destruction": getattr(recording, "destruction", None) if recording and
+        recording.destroyed else None,
+    }
+
+
+def case(request, alarm_id: int):
+    context = _case(request.user, alarm_id)
+    recording = context["recording"]
+    # The page lists the takes to play: a listing, audited as every play is (REC-03).
+    context["takes"] = audio.listed(context["alarm"], actor=request.user) if (
+        context["may_hear"] and recording is not None and not recording.destroyed
+        and recording.alarm.audio_chunks.exists()) else []
+    return render(request, "recordings/case.html", context | {
+        "errors": request.session.pop("recording_errors", [])})
+
+
+def _back(request, alarm_id: int, error: str | None = None, field: str | None = None):
+    if error:
+        request.session["recording_errors"] = [(f"#{field}" if field else "", error)]
+    return redirect(reverse("recording_case", args=[alarm_id]) + ("#errors" if error else ""))
+
+
+@require_POST
+def decide(request, alarm_id: int):
+    alarm = access_alarm(request.user, alarm_id)
+    review = Review.objects.filter(alarm=alarm).first()
+    if review is None:
+        raise Http404("This alarm has no review.")
+    try:
+        actions.do_decide_review(
+            review, actor=request.user, decision=request.POST.get("decision", ""),
+            note=request.POST.get("note", ""),
+            recipient_name=request.POST.get("recipient_name", ""),
+            recipient_address=request.POST.get("recipient_address", ""),
+            incident_place=request.POST.get("incident_place", ""))
+    except (actions.RecordingError, letters.LetterError) as error:
+        return _back(request, alarm_id, str(error), getattr(error, "field", None))
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "The review is recorded.")
+    return _back(request, alarm_id)
+
+
+@require_POST
+def agree_exemption(request, alarm_id: int):
+    alarm = access_alarm(request.user, alarm_id)
+    review = Review.objects.filter(alarm=alarm).first()
+    if review is None:
+        raise Http404("This alarm has no review.")
+    try:
+        actions.do_agree_exemption(review, actor=request.user,
+                                   reason=request.POST.get("reason", ""))
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), "reason")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "Your agreement to a clinical exemption is recorded.")
+    return _back(request, alarm_id)
+
+
+@require_POST
+def place_hold(request, alarm_id: int):
+    try:
+        recording = access_recording(request.user, alarm_id, action=CHANGE)
+    except Destroyed:
+        return _back(request, alarm_id, "This recording has already been destroyed.")
+    if recording.pk is None:
+        recording = actions.recording_of(recording.alarm)
+    try:
+        actions.do_place_hold(recording, actor=request.user,
+                              reason=request.POST.get("reason", ""),
+                              detail=request.POST.get("detail", ""))
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), f"hold-{error.field}")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "The legal hold is in place: the recording will not be "
+                           "destroyed until it is released.")
+    return _back(request, alarm_id)
+
+
+@require_POST
+def release_hold(request, hold_id: int):
+    hold = access_hold(request.user, hold_id)
+    alarm_id = hold.recording.alarm_id
+    try:
+        actions.do_release_hold(hold, actor=request.user, note=request.POST.get("note", ""))
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), f"release-{hold_id}")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "The hold is released. The recording's own date applies again.")
+    return _back(request, alarm_id)
+
+
+def letter(request, letter_id: int):
+    found = Letter.objects.filter(pk=letter_id, about_kind="review").first()
+    review = Review.objects.filter(pk=found.about_id).select_related(
+        "alarm__worker__team").first() if found else None
+    if review is None or not can(request.user, VIEW, REVIEW, review):
+        raise Http404("No such letter, or not one you can see.")
+    if not can(request.user, CHANGE, REVIEW, review):
+        raise PermissionDenied("Only the security manager opens the letters of a case.")
+    response = HttpResponse(letters.read_letter(found, actor=request.user),
+                            content_type="application/pdf")
+    response["Content-Disposition"] = \
+        f'attachment; filename="{found.purpose}-letter-{actions.reference(review)}.pdf"'
+    return response
+
+
+def kept(request):
+    if not perms.can_anywhere(request.user, VIEW, RETENTION):
+        raise PermissionDenied("Only the security manager sees the recordings kept.")
+    recordings = perms.filter_visible(request.user, Recording.objects.select_related(
+        "alarm__worker"), kind=RECORDING).filter(destroyed_at__isnull=True)
+    held = recordings.filter(holds__released_at__isnull=True).distinct()
+    return render(request, "recordings/kept.html", {
+        "held": held.order_by("delete_after"),
+        "due": recordings.exclude(pk__in=held).filter(delete_after__isnull=False)
+        .order_by("delete_after")[:200],
+        "open": recordings.filter(delete_after__isnull=True).exclude(pk__in=held)
+        .order_by("-alarm__raised_at")[:200],
+    })
+
+
+def destroyed(request):
+    if not perms.can_anywhere(request.user, VIEW, RETENTION):
+        raise PermissionDenied("Only the security manager reads the destruction log.")
+    me = access_me(request.user)
+    return render(request, "recordings/destroyed.html", {
+        "log": Destruction.objects.filter(organisation_id=me.organisation_id)[:500]})
+
