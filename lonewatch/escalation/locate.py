@@ -10,12 +10,12 @@ import re
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from lonewatch import clock
+from lonewatch.core import pdf
 from lonewatch.core import permissions as perms
 from lonewatch.escalation.models import Escalation
 from lonewatch.org import actions as org_actions
@@ -93,25 +93,13 @@ def _name(user) -> str:
 
 def _pdf(session, context: dict) -> HttpResponse:
     try:
-        from weasyprint import HTML  # lazy: heavy; loaded for the PDF only
-        from weasyprint.urls import URLFetcher  # lazy: heavy; loaded for the PDF only
-    except (ImportError, OSError):  # WeasyPrint, or the Pango it needs, is missing
+        document = pdf.render_fitting(
+            "visits/locate_pdf.html",
+            (context | _timeline(context, limit) for limit in PDF_TIMELINE_LIMITS))
+    except pdf.PdfUnavailable:
         return HttpResponse("PDFs cannot be made on this server. Print the page from your "
                             "browser instead.", status=503, content_type="text/plain")
-
-    class Offline(URLFetcher):
-        """The summary is self-contained: nothing is ever fetched, least of all from
-        the network, while it is rendered."""
-
-        def fetch(self, url, headers=None):
-            raise ValueError(f"the locate summary loads nothing; refused {url[:80]}")
-
-    for limit in PDF_TIMELINE_LIMITS:
-        html = render_to_string("visits/locate_pdf.html", context | _timeline(context, limit))
-        document = HTML(string=html, url_fetcher=Offline()).render()
-        if len(document.pages) == 1:
-            break
-    response = HttpResponse(document.write_pdf(), content_type="application/pdf")
+    response = HttpResponse(document, content_type="application/pdf")
     username = re.sub(r"[^A-Za-z0-9._@+-]", "-", session.worker.username)
     response["Content-Disposition"] = f'inline; filename="locate-{username}-{session.pk}.pdf"'
     return response
