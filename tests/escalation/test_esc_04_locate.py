@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from lonewatch.core import pdf
 from lonewatch.core.models import AuditEvent
 from lonewatch.escalation import actions as engine
-from lonewatch.escalation import locate
 from lonewatch.org.actions import do_add_next_of_kin
 from lonewatch.visits.actions import do_check_in
 from lonewatch.visits.models import SessionPosition
@@ -173,13 +173,13 @@ def test_esc_04_long_timeline_keeps_one_page_and_says_what_was_left_out(
 def test_esc_04_pdf_loads_nothing_over_the_network(at, start_session, as_person, trust,
                                                    monkeypatch):
     rendered = []
-    real = locate.render_to_string
+    real = pdf.render_to_string
 
     def spy(*args, **kwargs):
         rendered.append(real(*args, **kwargs))
         return rendered[-1]
 
-    monkeypatch.setattr(locate, "render_to_string", spy)
+    monkeypatch.setattr(pdf, "render_to_string", spy)
     session = start_session(interval=600)
     do_check_in(session, actor=trust.people["nina"].user, lat=52.66, lon=0.16, accuracy_m=12)
     response = as_person(trust.people["maria"]).get(url(session, pdf=True))
