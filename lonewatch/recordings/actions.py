@@ -6,12 +6,14 @@ implementation that pages, the API, the commands and the worker call.
 """
 
 import hashlib
+import secrets
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from lonewatch import clock
@@ -26,8 +28,16 @@ from lonewatch.letters.models import Purpose
 from lonewatch.notify import actions as notify
 from lonewatch.notify.models import Channel
 from lonewatch.recordings import messages, retention
-from lonewatch.recordings.models import Destruction, Hold, Recording, Review
+from lonewatch.recordings.models import (
+    AccessRequest,
+    Destruction,
+    Hold,
+    Recording,
+    Review,
+    SubjectAccessRequest,
+)
 from lonewatch.recordings.permissions import EXEMPTION, REVIEW
+from lonewatch.recordings.permissions import RECORDING as RECORDING_KIND
 from lonewatch.worker.claim import claim
 
 RECORDING = "recordings.recording"
@@ -191,7 +201,8 @@ def do_release_hold(hold: Hold, *, actor, note: str) -> Hold:
     if not note:
         raise RecordingError("Say why the hold is released.", "note")
     with transaction.atomic():
-        hold = Hold.objects.select_for_update().select_related("recording").get(pk=hold.pk)
+        hold = Hold.objects.select_for_update(of=("self",)).select_related("recording").get(
+            pk=hold.pk)
         if not hold.in_force:
             raise RecordingConflict("This hold has already been released.")
         hold.released_by, hold.released_at, hold.release_note = actor, clock.now(), note[:500]
@@ -314,7 +325,7 @@ def do_agree_exemption(review: Review, *, actor, reason: str) -> Review:
     if not reason:
         raise RecordingError("Give the clinical reason for the exemption.", "reason")
     with transaction.atomic():
-        review = Review.objects.select_for_update().select_related("alarm__worker").get(
+        review = Review.objects.select_for_update(of=("self",)).select_related("alarm__worker").get(
             pk=review.pk)
         if not review.open:
             raise RecordingConflict("This review has already been recorded.")
@@ -349,7 +360,7 @@ def do_decide_review(review: Review, *, actor, decision: str, note: str = "",
             and not note:
         raise RecordingError("Say where the case was referred, with its reference.", "note")
     with transaction.atomic():
-        review = Review.objects.select_for_update().select_related(
+        review = Review.objects.select_for_update(of=("self",)).select_related(
             "alarm__worker", "alarm__session", "alarm__organisation").get(pk=review.pk)
         if not review.open:
             raise RecordingConflict("This review has already been recorded.")
@@ -417,3 +428,226 @@ def _place(alarm: Alarm) -> str:
     if alarm.session_id and alarm.session.address:
         return alarm.session.address
     return "the place of the visit"
+
+
+# --- the police's access requests (REC-03) ------------------------------------------------
+
+POLICE_LINK_DAYS = 7  # the longest a link may work
+POLICE_LINK_USES = 5  # the most downloads a link may allow
+
+
+def _text(value, name: str, label: str, most: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise RecordingError(f"Give the {label}.", name)
+    if len(value) > most:
+        raise RecordingError(f"The {label} can be at most {most} characters.", name)
+    return value
+
+
+def do_request_access(recording: Recording, *, actor, officer: str, force: str,
+                      crime_reference: str, reason: str,
+                      officer_email: str = "") -> AccessRequest:
+    """Record a police request for a recording, as received (by the security manager,
+    from the officer's email or letter). It waits for approval."""
+    fields = {"officer": _text(officer, "officer", "officer's name, rank and number", 200),
+              "force": _text(force, "force", "officer's force", 200),
+              "crime_reference": _text(crime_reference, "crime_reference",
+                                       "crime reference", 100),
+              "reason": _text(reason, "reason", "reason the police give", 2000),
+              "officer_email": (officer_email or "").strip()[:254]}
+    with transaction.atomic():
+        recording = Recording.objects.select_for_update().get(pk=recording.pk)
+        if recording.destroyed:
+            raise RecordingConflict("This recording has already been destroyed: tell the "
+                                    "officer, with the date from the destruction log.")
+        request = AccessRequest.objects.create(recording=recording, entered_by=actor,
+                                               entered_at=clock.now(), **fields)
+        audit.record("recording.access_request", actor=actor, obj=recording,
+                     summary=f"Police request for the recording of alarm "
+                             f"#{recording.alarm_id}: {fields['officer']}, {fields['force']}, "
+                             f"crime reference {fields['crime_reference']}",
+                     after={"request": request.pk, **fields})
+    return request
+
+
+def do_approve_access(request: AccessRequest, *, actor, days: int, uses: int,
+                      note: str = "") -> tuple[AccessRequest, str]:
+    """The security manager approves: a link that works for ``days`` and ``uses``
+    downloads. Returns the request and the link's secret, shown once."""
+    if not 1 <= days <= POLICE_LINK_DAYS:
+        raise RecordingError(f"A link works for 1 to {POLICE_LINK_DAYS} days.", "days")
+    if not 1 <= uses <= POLICE_LINK_USES:
+        raise RecordingError(f"A link allows 1 to {POLICE_LINK_USES} downloads.", "uses")
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        request = _decide_access(request, actor, AccessRequest.State.APPROVED, note)
+        request.link_digest = hashlib.sha256(secret.encode()).hexdigest()
+        request.expires_at = request.decided_at + timedelta(days=days)
+        request.uses_allowed = uses
+        request.save()
+        audit.record("recording.access_approve", actor=actor, obj=request.recording,
+                     summary=f"Police access to the recording of alarm "
+                             f"#{request.recording.alarm_id} approved for {request.officer}: "
+                             f"{uses} download(s) within {days} day(s)",
+                     after={"request": request.pk, "expires_at": request.expires_at,
+                            "uses": uses})
+    return request, secret
+
+
+def do_refuse_access(request: AccessRequest, *, actor, note: str) -> AccessRequest:
+    note = _text(note, "note", "reason for refusing", 500)
+    with transaction.atomic():
+        request = _decide_access(request, actor, AccessRequest.State.REFUSED, note)
+        request.save()
+        audit.record("recording.access_refuse", actor=actor, obj=request.recording,
+                     summary=f"Police request for the recording of alarm "
+                             f"#{request.recording.alarm_id} refused: {note}"[:300])
+    return request
+
+
+def do_revoke_access(request: AccessRequest, *, actor) -> AccessRequest:
+    with transaction.atomic():
+        request = AccessRequest.objects.select_for_update(of=("self",)).select_related(
+            "recording").get(pk=request.pk)
+        if request.state != AccessRequest.State.APPROVED:
+            raise RecordingConflict("Only an approved request's link can be withdrawn.")
+        request.state = AccessRequest.State.REVOKED
+        request.save(update_fields=["state"])
+        audit.record("recording.access_revoke", actor=actor, obj=request.recording,
+                     summary=f"Police link for alarm #{request.recording.alarm_id} withdrawn")
+    return request
+
+
+def _decide_access(request: AccessRequest, actor, state: str, note: str) -> AccessRequest:
+    if not can(actor, CHANGE, RECORDING_KIND, request.recording):
+        raise PermissionDenied("Only the security manager decides a police request.")
+    request = AccessRequest.objects.select_for_update(of=("self",)).select_related(
+        "recording").get(pk=request.pk)
+    if request.state != AccessRequest.State.WAITING:
+        raise RecordingConflict("This request has already been decided.")
+    if request.recording.destroyed:
+        raise RecordingConflict("This recording has already been destroyed.")
+    request.state, request.decided_by, request.decided_at = state, actor, clock.now()
+    request.decision_note = (note or "").strip()[:500]
+    return request
+
+
+class LinkRefused(Exception):
+    """A police link that does not work (any more): unknown, expired, used up, withdrawn
+    or its recording destroyed. One message for all, so a guess learns nothing."""
+
+
+def by_link(secret: str) -> AccessRequest:
+    digest = hashlib.sha256((secret or "").encode()).hexdigest()
+    request = AccessRequest.objects.select_related("recording__alarm__worker").filter(
+        link_digest=digest, state=AccessRequest.State.APPROVED).first()
+    if request is None or request.expires_at <= clock.now() or \
+            request.uses >= request.uses_allowed or request.recording.destroyed:
+        raise LinkRefused("This link does not work: it may have expired, been used as "
+                          "often as allowed, or been withdrawn. Ask the trust's security "
+                          "manager for a new one.")
+    return request
+
+
+def use_link(secret: str, *, take: int, client_ip: str | None = None) -> tuple[bytes, str]:
+    """One download through a police link: the take's audio, with the use counted and
+    audited."""
+    with transaction.atomic():
+        request = by_link(secret)
+        request = AccessRequest.objects.select_for_update().get(pk=request.pk)
+        request = by_link(secret)  # again, under the lock
+        every = takes(request.recording.alarm)
+        if not 1 <= take <= len(every):
+            raise RecordingError(f"There is no take {take}: the recording has "
+                                 f"{len(every)}.", "take")
+        parts = every[take - 1].parts
+        data = b"".join(vault.read(part.file) for part in parts if part.file)
+        AccessRequest.objects.filter(pk=request.pk).update(uses=F("uses") + 1)
+        audit.record("recording.police_download", actor=None, obj=request.recording,
+                     actor_label=f"police: {request.officer}"[:150],
+                     summary=f"Recording of alarm #{request.recording.alarm_id} (take {take}) "
+                             f"downloaded through the link for {request.officer}, "
+                             f"{request.force}, crime reference {request.crime_reference} "
+                             f"(use {request.uses + 1} of {request.uses_allowed})"[:300])
+    return data, parts[0].content_type
+
+
+# --- subject access requests (REC-06) -----------------------------------------------------
+
+def do_log_subject_access(recording: Recording, *, actor, requester: str,
+                          received_on) -> SubjectAccessRequest:
+    """Log a subject access request for a recording: due one calendar month after it was
+    received; a legal hold keeps the recording until it is closed."""
+    requester = _text(requester, "requester", "name of the person asking", 200)
+    if received_on is None:
+        raise RecordingError("Give the date the request was received.", "received_on")
+    if received_on > timezone.localdate(clock.now()):
+        raise RecordingError("The date received cannot be in the future.", "received_on")
+    with transaction.atomic():
+        hold = do_place_hold(recording, actor=actor, reason=Hold.Reason.SUBJECT_ACCESS,
+                             detail=f"Subject access request of {requester}, received "
+                                    f"{received_on:%-d %B %Y}")
+        sar = SubjectAccessRequest.objects.create(
+            recording=recording, requester=requester, received_on=received_on,
+            due_on=received_on + relativedelta(months=1), logged_by=actor,
+            logged_at=clock.now(), hold=hold)
+        audit.record("recording.subject_access", actor=actor, obj=recording,
+                     summary=f"Subject access request of {requester} for the recording of "
+                             f"alarm #{recording.alarm_id} logged, due {sar.due_on:%-d %B %Y}",
+                     after={"request": sar.pk, "due_on": sar.due_on})
+    return sar
+
+
+def do_close_subject_access(sar: SubjectAccessRequest, *, actor, outcome: str,
+                            note: str = "") -> SubjectAccessRequest:
+    if outcome not in SubjectAccessRequest.Outcome.values:
+        raise RecordingError(f"outcome must be one of "
+                             f"{', '.join(SubjectAccessRequest.Outcome.values)}", "outcome")
+    note = (note or "").strip()
+    if outcome in (SubjectAccessRequest.Outcome.PARTLY, SubjectAccessRequest.Outcome.REFUSED) \
+            and not note:
+        raise RecordingError("Say what was withheld, and under which exemption.", "note")
+    with transaction.atomic():
+        sar = SubjectAccessRequest.objects.select_for_update(of=("self",)).select_related(
+            "recording", "hold").get(pk=sar.pk)
+        if not sar.open:
+            raise RecordingConflict("This request has already been closed.")
+        sar.outcome, sar.outcome_note = outcome, note[:5000]
+        sar.closed_by, sar.closed_at = actor, clock.now()
+        sar.save()
+        if sar.hold is not None and sar.hold.in_force:
+            do_release_hold(sar.hold, actor=actor,
+                            note=f"Subject access request closed: "
+                                 f"{SubjectAccessRequest.Outcome(outcome).label.lower()}")
+        audit.record("recording.subject_access_close", actor=actor, obj=sar.recording,
+                     summary=f"Subject access request of {sar.requester} closed: "
+                             f"{SubjectAccessRequest.Outcome(outcome).label.lower()}",
+                     after={"request": sar.pk, "outcome": outcome, "note": sar.outcome_note})
+    return sar
+
+
+SAR_REMINDER_DAYS = 7
+
+
+def remind_subject_access(limit: int = 100) -> int:
+    """REC-06: an open request reminds the security managers a week before it is due
+    (once), and again on the day."""
+    now = clock.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        soon = Q(reminded_at__isnull=True, due_on__lte=today + timedelta(days=SAR_REMINDER_DAYS))
+        due = Q(due_on__lte=today) & (Q(reminded_at__isnull=True)
+                                      | Q(reminded_at__date__lt=F("due_on")))
+        ids = claim(SubjectAccessRequest.objects.filter(closed_at__isnull=True)
+                    .filter(soon | due).order_by("due_on"),
+                    limit=limit, update={"reminded_at": now})
+        for sar in SubjectAccessRequest.objects.filter(pk__in=ids).select_related(
+                "recording__alarm__worker"):
+            subject, body, link = messages.subject_access_due(sar, today)
+            notify.queue(alarms.supervisors(sar.recording.organisation_id),
+                         [Channel.IN_APP, Channel.EMAIL], subject=subject, body=body,
+                         link=link, purpose="subject_access_due",
+                         organisation_id=sar.recording.organisation_id,
+                         about=("recording", sar.recording_id))
+    return len(ids)

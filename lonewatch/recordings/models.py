@@ -183,3 +183,84 @@ class Review(models.Model):
         return [self.Decision.SANCTION_LETTER, self.Decision.POLICE_REFERRAL,
                 self.Decision.PRIVATE_PROSECUTION, self.Decision.NOTIFICATION_LETTER,
                 self.Decision.CLINICAL_EXEMPTION]
+
+
+class AccessRequest(models.Model):
+    """REC-03: the police ask for a recording. The request records the officer, their
+    force, the crime reference and the reason; the security manager approves it (or
+    refuses it), and an approved request gives a link that works until it expires or is
+    used up. The officer needs no Lonewatch account: the link is the credential, and
+    only its SHA-256 is kept."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for the security manager"
+        APPROVED = "approved", "Approved: link issued"
+        REFUSED = "refused", "Refused"
+        REVOKED = "revoked", "Link withdrawn"
+
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT,
+                                  related_name="access_requests")
+    officer = models.CharField(max_length=200)  # name, rank and collar number
+    force = models.CharField(max_length=200)
+    crime_reference = models.CharField(max_length=100)
+    reason = models.TextField()
+    officer_email = models.EmailField(blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    entered_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    link_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    uses_allowed = models.PositiveSmallIntegerField(default=0)
+    uses = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-entered_at", "-id"]
+
+    def __str__(self):
+        return f"access request {self.crime_reference} for {self.recording}"
+
+
+class SubjectAccessRequest(models.Model):
+    """REC-06: a subject access request for a recording, logged with its statutory due
+    date (one calendar month from receipt) and its outcome. While it is open, a legal
+    hold keeps the recording."""
+
+    class Outcome(models.TextChoices):
+        PROVIDED = "provided", "Provided in full"
+        PARTLY = "partly_provided", "Provided in part (others' data withheld)"
+        REFUSED = "refused", "Refused under an exemption"
+        WITHDRAWN = "withdrawn", "Withdrawn by the requester"
+
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT,
+                                  related_name="subject_access_requests")
+    requester = models.CharField(max_length=200)
+    received_on = models.DateField()
+    due_on = models.DateField()
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+")
+    logged_at = models.DateTimeField()
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="subject_access_request")
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    outcome_note = models.TextField(blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        indexes = [models.Index(fields=["due_on"], name="sar_due_idx",
+                                condition=Q(closed_at__isnull=True))]
+
+    def __str__(self):
+        return f"subject access request of {self.requester}"
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None

@@ -3,7 +3,10 @@ case page (the recording, the alarm's timeline, the decision and its letters, th
 holds), the recordings kept and the destruction log. Every change goes through
 ``recordings.actions``."""
 
+from datetime import date
+
 from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +23,14 @@ from lonewatch.letters.models import Letter
 from lonewatch.org.access import access_me
 from lonewatch.recordings import actions, retention
 from lonewatch.recordings.access import Destroyed, access_hold, access_recording
-from lonewatch.recordings.models import Destruction, Hold, Recording, Review
+from lonewatch.recordings.models import (
+    AccessRequest,
+    Destruction,
+    Hold,
+    Recording,
+    Review,
+    SubjectAccessRequest,
+)
 from lonewatch.recordings.permissions import EXEMPTION, RECORDING, RETENTION, REVIEW
 
 
@@ -53,6 +63,8 @@ def _case(user, alarm_id: int) -> dict:
         raise PermissionDenied("Only the security manager opens a case.")
     recording = Recording.objects.filter(alarm=alarm).first()
     pending = review is not None and review.open
+    may_hold = recording is not None and not recording.destroyed and can(
+        user, CHANGE, RECORDING, recording)
     return {
         "alarm": alarm, "review": review, "recording": recording,
         "decision": retention.decide(alarm, review_pending=pending),
@@ -61,8 +73,7 @@ def _case(user, alarm_id: int) -> dict:
         "may_agree": review is not None and review.open
         and review.reason == Review.Reason.CLOSED_SAFELY
         and review.exemption_agreed_at is None and can(user, CHANGE, EXEMPTION, review),
-        "may_hold": recording is not None and not recording.destroyed
-        and can(user, CHANGE, RECORDING, recording),
+        "may_hold": may_hold,
         "events": alarm.events.select_related("actor").order_by("seq"),
         "holds": recording.holds.select_related("placed_by", "released_by")
         if recording else [],
@@ -70,6 +81,12 @@ def _case(user, alarm_id: int) -> dict:
         if review and may_review else [],
         "decisions": [(d, Review.Decision(d).label) for d in review.decisions] if review else [],
         "hold_reasons": Hold.Reason.choices,
+        "access_requests": recording.access_requests.select_related("entered_by")
+        if recording and may_hold else [],
+        "subject_access": recording.subject_access_requests.all()
+        if recording and may_hold else [],
+        "outcomes": SubjectAccessRequest.Outcome.choices,
+        "link_days": actions.POLICE_LINK_DAYS, "link_uses": actions.POLICE_LINK_USES,
         "destruction": getattr(recording, "destruction", None) if recording and
         recording.destroyed else None,
     }
@@ -83,7 +100,8 @@ def case(request, alarm_id: int):
         context["may_hear"] and recording is not None and not recording.destroyed
         and recording.alarm.audio_chunks.exists()) else []
     return render(request, "recordings/case.html", context | {
-        "errors": request.session.pop("recording_errors", [])})
+        "errors": request.session.pop("recording_errors", []),
+        "police_link": request.session.pop("police_link", None), "today": clock.now()})
 
 
 def _back(request, alarm_id: int, error: str | None = None, field: str | None = None):
@@ -202,3 +220,144 @@ def destroyed(request):
     return render(request, "recordings/destroyed.html", {
         "log": Destruction.objects.filter(organisation_id=me.organisation_id)[:500]})
 
+
+
+# --- the police's requests and their links (REC-03) ----------------------------------------
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@require_POST
+def request_access(request, alarm_id: int):
+    try:
+        recording = access_recording(request.user, alarm_id, action=CHANGE)
+    except Destroyed:
+        return _back(request, alarm_id, "This recording has already been destroyed.")
+    if recording.pk is None:
+        recording = actions.recording_of(recording.alarm)
+    try:
+        actions.do_request_access(
+            recording, actor=request.user, officer=request.POST.get("officer", ""),
+            force=request.POST.get("force", ""),
+            crime_reference=request.POST.get("crime_reference", ""),
+            reason=request.POST.get("reason", ""),
+            officer_email=request.POST.get("officer_email", ""))
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), f"police-{error.field}")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "The police request is recorded. Approve or refuse it below.")
+    return _back(request, alarm_id)
+
+
+@require_POST
+def decide_access(request, access_id: int, verdict: str):
+    found = AccessRequest.objects.select_related("recording__alarm__worker__team").filter(
+        pk=access_id).first()
+    if found is None or not can(request.user, VIEW, RECORDING, found.recording):
+        raise Http404("No such request, or not one you can see.")
+    alarm_id = found.recording.alarm_id
+    try:
+        if verdict == "approve":
+            _found, secret = actions.do_approve_access(
+                found, actor=request.user, days=_int(request.POST.get("days"), 0),
+                uses=_int(request.POST.get("uses"), 0), note=request.POST.get("note", ""))
+            link = request.build_absolute_uri(reverse("police_link", args=[secret]))
+            request.session["police_link"] = {"id": found.pk, "link": link}
+            flash.success(request, "Approved. Send the officer the link below: it is shown "
+                                   "once only.")
+        elif verdict == "refuse":
+            actions.do_refuse_access(found, actor=request.user,
+                                     note=request.POST.get("note", ""))
+            flash.success(request, "The request is refused.")
+        elif verdict == "revoke":
+            actions.do_revoke_access(found, actor=request.user)
+            flash.success(request, "The link is withdrawn: it no longer works.")
+        else:
+            raise Http404("No such decision.")
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), f"access-{access_id}-{error.field}")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    return _back(request, alarm_id)
+
+
+@login_not_required
+def police_link(request, secret: str):
+    """What a police officer opens from the link the security manager sent: no account,
+    no personal details beyond what the request named; each download counts."""
+    try:
+        found = actions.by_link(secret)
+    except actions.LinkRefused as refused:
+        return render(request, "recordings/police_link.html", {"refused": str(refused)},
+                      status=410)
+    return render(request, "recordings/police_link.html", {
+        "request_": found, "takes": audio.takes(found.recording.alarm), "secret": secret,
+        "uses_left": found.uses_allowed - found.uses})
+
+
+@login_not_required
+def police_download(request, secret: str, take: int):
+    try:
+        data, content_type = actions.use_link(secret, take=take)
+    except actions.LinkRefused as refused:
+        return HttpResponse(str(refused), status=410, content_type="text/plain")
+    except actions.RecordingError as error:
+        return HttpResponse(str(error), status=404, content_type="text/plain")
+    response = HttpResponse(data, content_type=content_type)
+    extension = {"audio/webm": "webm", "audio/ogg": "ogg", "audio/wav": "wav",
+                 "audio/x-wav": "wav", "audio/mpeg": "mp3", "audio/mp4": "m4a",
+                 "audio/aac": "aac"}.get(content_type, "bin")
+    response["Content-Disposition"] = f'attachment; filename="recording-take-{take}.{extension}"'
+    return response
+
+
+# --- subject access requests (REC-06) ------------------------------------------------------
+
+@require_POST
+def log_subject_access(request, alarm_id: int):
+    try:
+        recording = access_recording(request.user, alarm_id, action=CHANGE)
+    except Destroyed:
+        return _back(request, alarm_id, "This recording has already been destroyed.")
+    if recording.pk is None:
+        recording = actions.recording_of(recording.alarm)
+    try:
+        received = date.fromisoformat(request.POST.get("received_on", ""))
+    except ValueError:
+        return _back(request, alarm_id, "Give the date the request was received, as "
+                                        "2026-11-30.", "sar-received_on")
+    try:
+        actions.do_log_subject_access(recording, actor=request.user,
+                                      requester=request.POST.get("requester", ""),
+                                      received_on=received)
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), f"sar-{error.field}")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "The subject access request is logged, and a legal hold keeps "
+                           "the recording until it is closed.")
+    return _back(request, alarm_id)
+
+
+@require_POST
+def close_subject_access(request, sar_id: int):
+    found = SubjectAccessRequest.objects.select_related(
+        "recording__alarm__worker__team").filter(pk=sar_id).first()
+    if found is None or not can(request.user, CHANGE, RECORDING, found.recording):
+        raise Http404("No such request, or not one you can see.")
+    alarm_id = found.recording.alarm_id
+    try:
+        actions.do_close_subject_access(found, actor=request.user,
+                                        outcome=request.POST.get("outcome", ""),
+                                        note=request.POST.get("note", ""))
+    except actions.RecordingError as error:
+        return _back(request, alarm_id, str(error), f"sar-{sar_id}-{error.field}")
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, "The subject access request is closed.")
+    return _back(request, alarm_id)

@@ -44,6 +44,9 @@ PUBLIC = {
     "password_reset_done": "the page after asking",
     "password_reset_confirm": "a signed, single-use reset link, checked by the view",
     "password_reset_complete": "the page after setting a password",
+    "police_link": "a police officer's link to a recording (its unguessable secret, "
+                   "checked by the view)",
+    "police_download": "a download through that link (the same secret)",
 }
 # Answers that say "no" (or "not like that") without doing anything.
 REFUSALS = {302, 400, 401, 403, 404, 405, 409, 413, 415, 422}
@@ -111,10 +114,18 @@ def records(trust, start_session, at, settings):
     recordings.do_decide_review(alarm.review, actor=leslie, decision="notification_letter",
                                 recipient_name="Mr Smith", recipient_address="4 Mill Lane")
     letter = Letter.objects.get()
+    recording = recordings.recording_of(alarm)
+    police = recordings.do_request_access(recording, actor=leslie, officer="PC 1 Smith",
+                                          force="Norfolk", crime_reference="NC/1",
+                                          reason="Assault")
+    sar = recordings.do_log_subject_access(recording, actor=leslie, requester="Nina",
+                                           received_on=clock.now().date())
     return {"person_id": nina.pk, "team_id": trust.north.pk, "session_id": session.pk,
             "escalation_id": session.escalations.get().pk, "alarm_id": alarm.pk,
             "absence_id": absence.pk, "kin_id": kin.pk, "token_id": token.pk,
-            "hold_id": hold.pk, "letter_id": letter.pk,
+            "hold_id": hold.pk, "letter_id": letter.pk, "access_id": police.pk, "sar_id": sar.pk,
+            "review_id": alarm.review.pk,
+            "verdict": "approve", "secret": "not-a-link", "take": 1,
             "kind": "red", "action": "acknowledge", "key": str(uuid.uuid4()),
             "token": "not-a-link", "uidb64": "MQ", "rest": ""}
 
