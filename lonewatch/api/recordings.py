@@ -142,8 +142,7 @@ def list_recordings(request, state: Literal["kept", "held", "destroyed"] | None 
     if state == "kept":
         found = found.filter(destroyed_at__isnull=True)
     elif state == "held":
-        found = found.filter(destroyed_at__isnull=True,
-                             holds__released_at__isnull=True).distinct()
+        found = found.filter(actions.held(), destroyed_at__isnull=True)
     elif state == "destroyed":
         found = found.filter(destroyed_at__isnull=False)
     return [_recording_out(r) for r in found.order_by("-alarm__raised_at")[:500]]

@@ -216,12 +216,16 @@ def do_release_hold(hold: Hold, *, actor, note: str) -> Hold:
 
 # --- destruction ---------------------------------------------------------------------------
 
+def held() -> Exists:
+    """A recording with a legal hold in force (a filter: ``filter(held())``)."""
+    return Exists(Hold.objects.filter(recording=OuterRef("pk"), released_at__isnull=True))
+
+
 def due(now=None):
     """The recordings whose date has come and that no hold keeps."""
     now = now or clock.now()
-    held = Hold.objects.filter(recording=OuterRef("pk"), released_at__isnull=True)
     return (Recording.objects.filter(destroyed_at__isnull=True, delete_after__lte=now)
-            .exclude(Exists(held)).order_by("delete_after"))
+            .exclude(held()).order_by("delete_after"))
 
 
 def destroy_due(limit: int = DESTROY_BATCH) -> int:

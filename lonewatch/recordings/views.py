@@ -203,7 +203,7 @@ def kept(request):
         raise PermissionDenied("Only the security manager sees the recordings kept.")
     recordings = perms.filter_visible(request.user, Recording.objects.select_related(
         "alarm__worker"), kind=RECORDING).filter(destroyed_at__isnull=True)
-    held = recordings.filter(holds__released_at__isnull=True).distinct()
+    held = recordings.filter(actions.held())
     return render(request, "recordings/kept.html", {
         "held": held.order_by("delete_after"),
         "due": recordings.exclude(pk__in=held).filter(delete_after__isnull=False)

@@ -78,9 +78,15 @@ def test_rec_02_holds_are_the_security_managers_and_need_their_reason(make, trus
                                       "detail": "Crown Court T20267781"}).status_code == 403
     assert not Hold.objects.exists()
 
+    other = make("red", close="genuine")  # kept, not held
     placed = post(client, url, leslie, {"reason": "court_case",
                                         "detail": "Crown Court T20267781"})
     assert placed.status_code == 201 and placed.json()["in_force"] is True
+    listed = client.get("/api/v1/recordings?state=held", headers=leslie).json()
+    assert [r["alarm_id"] for r in listed] == [made.alarm.pk]
+    kept = {r["alarm_id"] for r in client.get("/api/v1/recordings?state=kept",
+                                              headers=leslie).json()}
+    assert kept == {made.alarm.pk, other.alarm.pk}
     record = client.get(f"/api/v1/recordings/{made.alarm.pk}", headers=leslie).json()
     assert record["held"] is True and record["rule"] == "false_alarm"
     release = f"/api/v1/recording-holds/{placed.json()['id']}/release"

@@ -53,8 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Due within {days} days ({later.count()})")
         for recording in later:
             self.stdout.write(self._line(recording))
-        held = (Recording.objects.filter(destroyed_at__isnull=True, holds__released_at__isnull=True)
-                .distinct().count())
+        held = Recording.objects.filter(actions.held(), destroyed_at__isnull=True).count()
         self.stdout.write(f"Kept by a legal hold: {held}. Nothing was changed.")
 
     def _line(self, recording: Recording) -> str:
@@ -84,7 +83,9 @@ class Command(BaseCommand):
         decision = retention.decide(alarm, review_pending=pending)
         self.stdout.write(f"Rule: {Recording.Rule(decision.rule).label}.")
         self.stdout.write(decision.why)
-        self.stdout.write(f"Destroyed after: {_when(decision.delete_after)}.")
+        self.stdout.write(f"Destroyed after: {_when(decision.delete_after)}." if
+                          decision.delete_after else "No date yet: kept until the rule gives "
+                                                     "one.")
         if recording is not None:
             for hold in recording.holds.filter(released_at__isnull=True):
                 self.stdout.write(f"Held since {_when(hold.placed_at)}: "

@@ -3,13 +3,16 @@ from django.core.management.base import BaseCommand
 
 from lonewatch.org import demo
 from lonewatch.org.roles import PRIVILEGED_ROLES
+from lonewatch.recordings import demo as recordings_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo trust (about 35 people in every role). Safe to run twice."
+    help = ("Load the demo trust (about 35 people in every role, and the security manager's "
+            "alarm reviews in every state). Safe to run twice.")
 
     def handle(self, *args, **options):
         people = demo.load()
+        cases = recordings_demo.load()
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
         self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
@@ -24,3 +27,7 @@ class Command(BaseCommand):
             label = ", ".join(m.get_role_display() for m in roles)
             self.stdout.write(f" {star} {person.username:<18} {person.full_name:<20} "
                               f"{where:<30} {label}")
+        if cases:
+            self.stdout.write(f"\nThe security manager's review queue has {cases} demo alarm "
+                              "cases, one in every state: sign in as leslie.lsms, then "
+                              "Reviews.")
