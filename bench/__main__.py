@@ -7,7 +7,7 @@
 import importlib
 import sys
 
-ALL = ["checkins", "overdue", "memory", "alarms"]
+ALL = ["checkins", "overdue", "memory", "alarms", "recordings"]
 
 
 def main() -> None:

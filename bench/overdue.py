@@ -50,21 +50,28 @@ def _start_worker(env):
                             start_new_session=True)
 
 
-def trial(workers: int) -> tuple[str, str]:
+def trial(workers: int, *, before=None, started=None, until=None) -> tuple[str, str, str]:
+    """One run. ``before(env, url)`` seeds more before the sessions are seeded; the
+    workers start, then ``started()``; the run goes on until every text has gone and
+    ``until(url)`` (if given) is true too."""
     data_dir = temp_dir()
     try:
         with scratch_database("lonewatch_bench_overdue") as url:
             env = lonewatch_env(url, data_dir, LONEWATCH_LOG_LEVEL="error",
                                 LONEWATCH_SERVER_WORKERS="1")
             run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
+            if before is not None:
+                before(env, url)
             seeded = time.monotonic()
             due = run([sys.executable, "-m", "bench.seed", str(SESSIONS), str(LEAD),
                        str(SESSIONS)], env=env).stdout.strip()
             if time.monotonic() - seeded > LEAD - 3:
                 raise SystemExit("seeding took longer than the lead time; raise LEAD")
             processes = [_start_worker(env) for _ in range(workers)]
+            if started is not None:
+                started()
             try:
-                deadline = time.monotonic() + LEAD + 120
+                deadline = time.monotonic() + LEAD + (120 if until is None else 600)
                 while time.monotonic() < deadline:
                     # Until the last of the text messages has gone (in-app ones go first).
                     sent = int(_psql(url, "SELECT count(DISTINCT e.session_id) FROM "
@@ -73,7 +80,7 @@ def trial(workers: int) -> tuple[str, str]:
                                           "d.about_id WHERE d.purpose = "
                                           "'escalation_step_1' AND d.channel = 'sms' "
                                           "AND d.sent_at IS NOT NULL") or 0)
-                    if sent >= SESSIONS:
+                    if sent >= SESSIONS and (until is None or until(url)):
                         break
                     time.sleep(1)
             finally:

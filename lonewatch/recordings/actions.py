@@ -41,7 +41,7 @@ from lonewatch.recordings.permissions import RECORDING as RECORDING_KIND
 from lonewatch.worker.claim import claim
 
 RECORDING = "recordings.recording"
-DESTROY_BATCH = 500
+DESTROY_BATCH = 100
 
 
 class RecordingError(ValueError):
