@@ -210,6 +210,12 @@ def kept(request):
         .order_by("delete_after")[:200],
         "open": recordings.filter(delete_after__isnull=True).exclude(pk__in=held)
         .order_by("-alarm__raised_at")[:200],
+        "police": AccessRequest.objects.filter(recording__in=recordings).exclude(
+            state=AccessRequest.State.REFUSED).select_related("recording__alarm__worker")
+        .order_by("-entered_at")[:100],
+        "subject_access": SubjectAccessRequest.objects.filter(
+            recording__in=recordings, closed_at__isnull=True).select_related(
+            "recording__alarm__worker").order_by("due_on"),
     })
 
 

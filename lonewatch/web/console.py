@@ -14,6 +14,8 @@ from lonewatch.core import permissions as perms
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation.models import Escalation
 from lonewatch.org.access import access_me
+from lonewatch.recordings.models import Recording
+from lonewatch.recordings.permissions import RECORDING
 from lonewatch.visits.models import SessionEvent
 
 A = Alarm.State
@@ -30,6 +32,15 @@ def _console(request) -> dict:
                  queryset=SessionEvent.objects.filter(kind=SessionEvent.Kind.CHECKED_IN)
                  .order_by("-at", "-id")[:CHECK_INS_SHOWN]))
     now = clock.now()
+    ambers = list(handled.filter(kind=Alarm.Kind.AMBER, raised_at__gte=now - timedelta(hours=4))
+                  .order_by("-raised_at")[:20])
+    live = list(handled.filter(audio_parts__gt=0).exclude(state=A.CLOSED)
+                .exclude(kind=Alarm.Kind.AMBER).order_by("raised_at"))
+    # REC-03: what this operator may hear now (on duty, while the alarm is handled).
+    for alarm in ambers + live:
+        alarm.may_hear = alarm.audio_parts > 0 and perms.can(
+            user, perms.VIEW, RECORDING, Recording(alarm=alarm,
+                                                   organisation_id=alarm.organisation_id))
     return {
         "now": now,
         "unacknowledged": handled.filter(kind=Alarm.Kind.RED, state=A.RAISED)
@@ -37,8 +48,8 @@ def _console(request) -> dict:
         "in_progress": handled.filter(state__in=[A.ACKNOWLEDGED, A.ASSESSING, A.ESCALATED])
         .order_by("raised_at"),
         # ALM-01: an amber's voice memo is kept as its recording.
-        "ambers": handled.filter(kind=Alarm.Kind.AMBER, raised_at__gte=now - timedelta(hours=4))
-        .order_by("-raised_at")[:20],
+        "ambers": ambers,
+        "recordings": [a for a in live + ambers if a.may_hear],
         "overdue": perms.filter_visible(user, Escalation.objects.exclude(
             state=Escalation.State.RESOLVED).select_related("session__worker"))
         .order_by("missed_at")[:20],

@@ -95,3 +95,47 @@ def test_rec_02_holds_are_the_security_managers_and_need_their_reason(make, trus
     released = post(client, release, leslie, {"note": "The trial is over"})
     assert released.status_code == 200 and released.json()["in_force"] is False
     assert post(client, release, leslie, {"note": "again"}).status_code == 409
+
+
+def test_rec_03_the_console_lists_only_the_recordings_the_operator_may_still_hear(
+        make, trust):
+    from tests.conftest import login
+
+    people = trust.people
+    open_alarm = make("red")
+    closed = make("red", close="genuine")
+    console = login(Client(), people["olivia"], verified=True)
+
+    def heard() -> str:
+        page = console.get("/console/fragment").content.decode()
+        return page.split("Recordings you can hear now", 1)[1].split("Missed check-ins", 1)[0]
+
+    section = heard()
+    assert f"/api/v1/alarms/{open_alarm.alarm.pk}/recording" in section
+    assert f"/api/v1/alarms/{closed.alarm.pk}/recording" not in section
+    alarms.do_duty(people["olivia"], on=False, actor=people["olivia"].user)
+    section = heard()
+    assert "You are not on duty" in section
+    assert f"/api/v1/alarms/{open_alarm.alarm.pk}/recording" not in section
+
+
+def test_rec_03_the_recordings_page_lists_holds_and_requests(make, trust):
+    from datetime import date
+
+    from lonewatch.recordings import actions
+    from tests.conftest import login
+
+    leslie = trust.people["leslie"]
+    made = make("red", close="genuine")
+    recording = actions.recording_of(made.alarm)
+    actions.do_request_access(recording, actor=leslie.user, officer="DC 9 Shah",
+                              force="Norfolk Constabulary", crime_reference="NC/77",
+                              reason="Assault")
+    actions.do_log_subject_access(recording, actor=leslie.user, requester="Nina Kowalski",
+                                  received_on=date.today())
+    page = login(Client(), leslie, verified=True).get("/recordings/").content.decode()
+    assert "DC 9 Shah, Norfolk Constabulary: NC/77" in page
+    assert "Nina Kowalski" in page and "Held (1)" in page
+    assert Client().get("/recordings/").status_code == 302  # sign in first
+    olivia = login(Client(), trust.people["olivia"], verified=True)
+    assert olivia.get("/recordings/").status_code == 403
