@@ -2,6 +2,7 @@
 and the destruction log (REC-01, REC-02, REC-03). The audio itself is played through
 ``/alarms/{id}/recording``."""
 
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Literal
 
@@ -98,6 +99,18 @@ class DestructionOut(Schema):
     checksum: str
 
 
+@contextmanager
+def _refused():
+    """An action's refusal as the API answers it: bad input 400, a state that does not
+    allow it 409."""
+    try:
+        yield
+    except (actions.RecordingError, letters.LetterError) as error:
+        raise HttpError(400, str(error)) from None
+    except actions.RecordingConflict as error:
+        raise HttpError(409, str(error)) from None
+
+
 def _hold_out(hold: Hold) -> dict:
     return {"id": hold.pk, "alarm_id": hold.recording.alarm_id, "reason": hold.reason,
             "detail": hold.detail, "placed_by": hold.placed_by.username,
@@ -161,13 +174,9 @@ def place_hold(request, alarm_id: int, payload: HoldIn):
     recording = _recording(request.user, alarm_id, action=CHANGE)
     if recording.pk is None:
         recording = actions.recording_of(recording.alarm)
-    try:
+    with _refused():
         hold = actions.do_place_hold(recording, actor=request.user, reason=payload.reason,
                                      detail=payload.detail)
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return Status(201, _hold_out(hold))
 
 
@@ -176,12 +185,8 @@ def place_hold(request, alarm_id: int, payload: HoldIn):
              summary="Release a legal hold: the recording's own date applies again")
 def release_hold(request, hold_id: int, payload: ReleaseIn):
     hold = access_hold(request.user, hold_id)
-    try:
+    with _refused():
         hold = actions.do_release_hold(hold, actor=request.user, note=payload.note)
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return _hold_out(hold)
 
 
@@ -278,12 +283,8 @@ def list_reviews(request, state: Literal["open", "decided"] | None = None):
              summary="Record the review's outcome; a letter is made with it where asked")
 def decide_review(request, review_id: int, payload: DecideIn):
     review = _review(request.user, review_id)
-    try:
+    with _refused():
         review = actions.do_decide_review(review, actor=request.user, **payload.dict())
-    except (actions.RecordingError, letters.LetterError) as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return _review_out(_review(request.user, review.pk))
 
 
@@ -292,12 +293,8 @@ def decide_review(request, review_id: int, payload: DecideIn):
              summary="An independent senior clinician agrees a clinical exemption")
 def agree_exemption(request, review_id: int, payload: ExemptionIn):
     review = _review(request.user, review_id)
-    try:
+    with _refused():
         actions.do_agree_exemption(review, actor=request.user, reason=payload.reason)
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return _review_out(_review(request.user, review.pk))
 
 
@@ -385,12 +382,8 @@ def _kept(user, alarm_id: int) -> Recording:
              summary="Record a police request for a recording; it waits for approval")
 def request_access(request, alarm_id: int, payload: AccessRequestIn):
     recording = _kept(request.user, alarm_id)
-    try:
+    with _refused():
         found = actions.do_request_access(recording, actor=request.user, **payload.dict())
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return Status(201, _access_out(found))
 
 
@@ -407,14 +400,10 @@ def _access_request(user, access_id: int) -> AccessRequest:
              summary="Approve a police request: the answer carries the link, once")
 def approve_access(request, access_id: int, payload: ApproveIn):
     found = _access_request(request.user, access_id)
-    try:
+    with _refused():
         found, secret = actions.do_approve_access(found, actor=request.user,
                                                   days=payload.days, uses=payload.uses,
                                                   note=payload.note)
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return _access_out(found, request.build_absolute_uri(reverse("police_link",
                                                                  args=[secret])))
 
@@ -425,14 +414,10 @@ def approve_access(request, access_id: int, payload: ApproveIn):
                      "recording is held until it is closed")
 def log_subject_access(request, alarm_id: int, payload: SubjectAccessIn):
     recording = _kept(request.user, alarm_id)
-    try:
+    with _refused():
         sar = actions.do_log_subject_access(recording, actor=request.user,
                                             requester=payload.requester,
                                             received_on=payload.received_on)
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return Status(201, _sar_out(sar))
 
 
@@ -446,11 +431,7 @@ def close_subject_access(request, sar_id: int, payload: SubjectAccessCloseIn):
         raise HttpError(404, "No such request, or not one you can see.")
     if not perms.can(request.user, CHANGE, RECORDING, found.recording):
         raise HttpError(403, "Only the security manager closes a subject access request.")
-    try:
+    with _refused():
         sar = actions.do_close_subject_access(found, actor=request.user,
                                               outcome=payload.outcome, note=payload.note)
-    except actions.RecordingError as error:
-        raise HttpError(400, str(error)) from None
-    except actions.RecordingConflict as error:
-        raise HttpError(409, str(error)) from None
     return _sar_out(sar)

@@ -20,8 +20,8 @@ from lonewatch.recordings.models import Recording, Review
 MARK = "Demo case: "
 
 
-def _tone(seconds: float, pitch: int) -> bytes:
-    """A short recording a browser plays: a WAV tone (a demo has no real audio)."""
+def tone(seconds: float, pitch: int) -> bytes:
+    """A short recording a browser plays: a WAV tone (the demo has no real audio)."""
     rate = 8000
     out = io.BytesIO()
     with wave.open(out, "wb") as sound:
@@ -100,7 +100,7 @@ def _case(worker: Person, olivia: Person, category: str, what: str, *, pitch: in
     alarm = alarms.do_raise(worker, actor=worker.user, kind="red", message=MARK + what,
                             lat=52.6641, lon=0.1596, accuracy_m=25)
     audio.add_chunk(alarm, actor=worker.user, seq=0, content_type="audio/wav",
-                    data=_tone(4, pitch))
+                    data=tone(4, pitch))
     Alarm.objects.filter(pk=alarm.pk).update(cancel_until=None)
     alarm.refresh_from_db()
     alarms.do_acknowledge(alarm, actor=olivia.user)

@@ -110,25 +110,31 @@ def _back(request, alarm_id: int, error: str | None = None, field: str | None = 
     return redirect(reverse("recording_case", args=[alarm_id]) + ("#errors" if error else ""))
 
 
+def _done(request, alarm_id: int, change, said: str, *, field: str = ""):
+    """Make ``change`` (an action, called without arguments) and go back to the case page:
+    with ``said`` if it was made, or with the refusal, pointing at the field it names
+    (``field`` is the prefix of the form's field ids)."""
+    try:
+        change()
+    except (actions.RecordingError, letters.LetterError) as error:
+        return _back(request, alarm_id, str(error), f"{field}{error.field}" if error.field
+                     else None)
+    except actions.RecordingConflict as error:
+        return _back(request, alarm_id, str(error))
+    flash.success(request, said)
+    return _back(request, alarm_id)
+
+
 @require_POST
 def decide(request, alarm_id: int):
     alarm = access_alarm(request.user, alarm_id)
     review = Review.objects.filter(alarm=alarm).first()
     if review is None:
         raise Http404("This alarm has no review.")
-    try:
-        actions.do_decide_review(
-            review, actor=request.user, decision=request.POST.get("decision", ""),
-            note=request.POST.get("note", ""),
-            recipient_name=request.POST.get("recipient_name", ""),
-            recipient_address=request.POST.get("recipient_address", ""),
-            incident_place=request.POST.get("incident_place", ""))
-    except (actions.RecordingError, letters.LetterError) as error:
-        return _back(request, alarm_id, str(error), getattr(error, "field", None))
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "The review is recorded.")
-    return _back(request, alarm_id)
+    fields = ("decision", "note", "recipient_name", "recipient_address", "incident_place")
+    return _done(request, alarm_id, lambda: actions.do_decide_review(
+        review, actor=request.user, **{name: request.POST.get(name, "") for name in fields}),
+        "The review is recorded.")
 
 
 @require_POST
@@ -137,15 +143,9 @@ def agree_exemption(request, alarm_id: int):
     review = Review.objects.filter(alarm=alarm).first()
     if review is None:
         raise Http404("This alarm has no review.")
-    try:
-        actions.do_agree_exemption(review, actor=request.user,
-                                   reason=request.POST.get("reason", ""))
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), "reason")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "Your agreement to a clinical exemption is recorded.")
-    return _back(request, alarm_id)
+    return _done(request, alarm_id, lambda: actions.do_agree_exemption(
+        review, actor=request.user, reason=request.POST.get("reason", "")),
+        "Your agreement to a clinical exemption is recorded.")
 
 
 @require_POST
@@ -156,31 +156,20 @@ def place_hold(request, alarm_id: int):
         return _back(request, alarm_id, "This recording has already been destroyed.")
     if recording.pk is None:
         recording = actions.recording_of(recording.alarm)
-    try:
-        actions.do_place_hold(recording, actor=request.user,
-                              reason=request.POST.get("reason", ""),
-                              detail=request.POST.get("detail", ""))
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), f"hold-{error.field}")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "The legal hold is in place: the recording will not be "
-                           "destroyed until it is released.")
-    return _back(request, alarm_id)
+    return _done(request, alarm_id, lambda: actions.do_place_hold(
+        recording, actor=request.user, reason=request.POST.get("reason", ""),
+        detail=request.POST.get("detail", "")),
+        "The legal hold is in place: the recording will not be destroyed until it is "
+        "released.", field="hold-")
 
 
 @require_POST
 def release_hold(request, hold_id: int):
     hold = access_hold(request.user, hold_id)
     alarm_id = hold.recording.alarm_id
-    try:
-        actions.do_release_hold(hold, actor=request.user, note=request.POST.get("note", ""))
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), f"release-{hold_id}")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "The hold is released. The recording's own date applies again.")
-    return _back(request, alarm_id)
+    return _done(request, alarm_id, lambda: actions.do_release_hold(
+        hold, actor=request.user, note=request.POST.get("note", "")),
+        "The hold is released. The recording's own date applies again.")
 
 
 def letter(request, letter_id: int):
@@ -245,19 +234,11 @@ def request_access(request, alarm_id: int):
         return _back(request, alarm_id, "This recording has already been destroyed.")
     if recording.pk is None:
         recording = actions.recording_of(recording.alarm)
-    try:
-        actions.do_request_access(
-            recording, actor=request.user, officer=request.POST.get("officer", ""),
-            force=request.POST.get("force", ""),
-            crime_reference=request.POST.get("crime_reference", ""),
-            reason=request.POST.get("reason", ""),
-            officer_email=request.POST.get("officer_email", ""))
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), f"police-{error.field}")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "The police request is recorded. Approve or refuse it below.")
-    return _back(request, alarm_id)
+    return _done(request, alarm_id, lambda: actions.do_request_access(
+        recording, actor=request.user,
+        **{name: request.POST.get(name, "") for name in
+           ("officer", "force", "crime_reference", "reason", "officer_email")}),
+        "The police request is recorded. Approve or refuse it below.", field="police-")
 
 
 @require_POST
@@ -267,29 +248,28 @@ def decide_access(request, access_id: int, verdict: str):
     if found is None or not can(request.user, VIEW, RECORDING, found.recording):
         raise Http404("No such request, or not one you can see.")
     alarm_id = found.recording.alarm_id
-    try:
-        if verdict == "approve":
-            _found, secret = actions.do_approve_access(
-                found, actor=request.user, days=_int(request.POST.get("days"), 0),
-                uses=_int(request.POST.get("uses"), 0), note=request.POST.get("note", ""))
-            link = request.build_absolute_uri(reverse("police_link", args=[secret]))
-            request.session["police_link"] = {"id": found.pk, "link": link}
-            flash.success(request, "Approved. Send the officer the link below: it is shown "
-                                   "once only.")
-        elif verdict == "refuse":
-            actions.do_refuse_access(found, actor=request.user,
-                                     note=request.POST.get("note", ""))
-            flash.success(request, "The request is refused.")
-        elif verdict == "revoke":
-            actions.do_revoke_access(found, actor=request.user)
-            flash.success(request, "The link is withdrawn: it no longer works.")
-        else:
-            raise Http404("No such decision.")
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), f"access-{access_id}-{error.field}")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    return _back(request, alarm_id)
+
+    def approve():
+        _found, secret = actions.do_approve_access(
+            found, actor=request.user, days=_int(request.POST.get("days"), 0),
+            uses=_int(request.POST.get("uses"), 0), note=request.POST.get("note", ""))
+        request.session["police_link"] = {
+            "id": found.pk, "link": request.build_absolute_uri(reverse("police_link",
+                                                                       args=[secret]))}
+
+    verdicts = {
+        "approve": (approve, "Approved. Send the officer the link below: it is shown once "
+                             "only."),
+        "refuse": (lambda: actions.do_refuse_access(found, actor=request.user,
+                                                    note=request.POST.get("note", "")),
+                   "The request is refused."),
+        "revoke": (lambda: actions.do_revoke_access(found, actor=request.user),
+                   "The link is withdrawn: it no longer works."),
+    }
+    if verdict not in verdicts:
+        raise Http404("No such decision.")
+    change, said = verdicts[verdict]
+    return _done(request, alarm_id, change, said, field=f"access-{access_id}-")
 
 
 @login_not_required
@@ -337,17 +317,11 @@ def log_subject_access(request, alarm_id: int):
     except ValueError:
         return _back(request, alarm_id, "Give the date the request was received, as "
                                         "2026-11-30.", "sar-received_on")
-    try:
-        actions.do_log_subject_access(recording, actor=request.user,
-                                      requester=request.POST.get("requester", ""),
-                                      received_on=received)
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), f"sar-{error.field}")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "The subject access request is logged, and a legal hold keeps "
-                           "the recording until it is closed.")
-    return _back(request, alarm_id)
+    return _done(request, alarm_id, lambda: actions.do_log_subject_access(
+        recording, actor=request.user, requester=request.POST.get("requester", ""),
+        received_on=received),
+        "The subject access request is logged, and a legal hold keeps the recording until "
+        "it is closed.", field="sar-")
 
 
 @require_POST
@@ -357,13 +331,7 @@ def close_subject_access(request, sar_id: int):
     if found is None or not can(request.user, CHANGE, RECORDING, found.recording):
         raise Http404("No such request, or not one you can see.")
     alarm_id = found.recording.alarm_id
-    try:
-        actions.do_close_subject_access(found, actor=request.user,
-                                        outcome=request.POST.get("outcome", ""),
-                                        note=request.POST.get("note", ""))
-    except actions.RecordingError as error:
-        return _back(request, alarm_id, str(error), f"sar-{sar_id}-{error.field}")
-    except actions.RecordingConflict as error:
-        return _back(request, alarm_id, str(error))
-    flash.success(request, "The subject access request is closed.")
-    return _back(request, alarm_id)
+    return _done(request, alarm_id, lambda: actions.do_close_subject_access(
+        found, actor=request.user, outcome=request.POST.get("outcome", ""),
+        note=request.POST.get("note", "")),
+        "The subject access request is closed.", field=f"sar-{sar_id}-")

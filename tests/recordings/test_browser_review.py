@@ -2,12 +2,8 @@
 genuine alarm that was closed safely, plays its recording, chooses a notification
 letter and downloads the PDF."""
 
-import io
-import math
 import re
-import struct
 import subprocess
-import wave
 
 import pytest
 from django.test import Client
@@ -16,24 +12,12 @@ from playwright.sync_api import expect
 from lonewatch.alarms import actions as alarms
 from lonewatch.alarms.models import Alarm
 from lonewatch.core.models import AuditEvent
+from lonewatch.recordings.demo import tone
 from lonewatch.recordings.models import Review
 from tests.browser import screenshot, sign_in_with_code
 from tests.conftest import bearer, post
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _tone(seconds: float = 3.0, rate: int = 8000) -> bytes:
-    """A real recording a browser plays: a WAV of a 440 Hz tone."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as sound:
-        sound.setnchannels(1)
-        sound.setsampwidth(2)
-        sound.setframerate(rate)
-        sound.writeframes(b"".join(
-            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
-            for i in range(int(seconds * rate))))
-    return out.getvalue()
 
 
 def test_rec_04_05_the_security_manager_reviews_plays_and_sends_a_notification_letter(
@@ -43,7 +27,7 @@ def test_rec_04_05_the_security_manager_reviews_plays_and_sends_a_notification_l
     client = Client()
     raised = post(client, "/api/v1/alarms", desk["nina"], {"lat": 52.6641, "lon": 0.1596})
     alarm = Alarm.objects.get(pk=raised.json()["id"])
-    assert client.post(f"/api/v1/alarms/{alarm.pk}/audio?seq=0", _tone(),
+    assert client.post(f"/api/v1/alarms/{alarm.pk}/audio?seq=0", tone(3, 440),
                        content_type="audio/wav", headers=desk["nina"]).status_code == 201
     alarm.cancel_until = None
     alarm.save(update_fields=["cancel_until"])

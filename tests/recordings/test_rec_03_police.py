@@ -142,3 +142,27 @@ def test_rec_06_bad_subject_access_input_changes_nothing(make, trust, at):
         actions.do_log_subject_access(recording, actor=leslie, requester="Nina",
                                       received_on=date(2027, 1, 1))
     assert not recording.subject_access_requests.exists() and not recording.holds.exists()
+
+
+def test_rec_03_the_api_records_approves_and_gives_the_link_once(make, trust, client):
+    from tests.conftest import bearer, post
+
+    made = make("red", close="genuine")
+    leslie = bearer(trust.people["leslie"])
+    made_request = post(client, f"/api/v1/recordings/{made.alarm.pk}/access-requests",
+                        leslie, REQUEST)
+    assert made_request.status_code == 201 and made_request.json()["link"] is None
+    approve = f"/api/v1/recording-access-requests/{made_request.json()['id']}/approve"
+    assert post(client, approve, leslie, {"days": 9, "uses": 1}).status_code == 400
+    assert post(client, approve, bearer(trust.people["olivia"]),
+                {"days": 2, "uses": 1}).status_code == 404  # not hers to see
+    approved = post(client, approve, leslie, {"days": 2, "uses": 1})
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    link = approved.json()["link"]
+    assert link.startswith("http") and "/police/" in link
+    assert post(client, approve, leslie, {"days": 2, "uses": 1}).status_code == 409
+    officer = Client()
+    assert officer.get(f"/police/{_link_secret(link)}/takes/1").status_code == 200
+    assert officer.get(f"/police/{_link_secret(link)}/takes/1").status_code == 410
+    listed = client.get("/api/v1/reviews", headers=leslie)
+    assert listed.status_code == 200
