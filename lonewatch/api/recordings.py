@@ -65,6 +65,8 @@ class RecordingOut(Schema):
     size: int
     chunks: int
     checksum: str
+    seconds: int = Field(description="About how long it is: the span over which each take's "
+                                     "parts arrived, added up")
     takes: list[TakeOut]
     positions: int
     rule: one_of(Recording.Rule)
@@ -128,6 +130,7 @@ def _recording_out(recording: Recording) -> dict:
         "alarm_id": alarm.pk, "alarm_kind": alarm.kind, "worker_id": alarm.worker_id,
         "worker": alarm.worker.full_name, "format": recording.format,
         "size": recording.size, "chunks": recording.chunks, "checksum": recording.checksum,
+        "seconds": sum(take.get("seconds", 0) for take in recording.takes),
         "takes": recording.takes, "positions": recording.positions, "rule": recording.rule,
         "rule_explained": retention.decide(alarm, review_pending=pending).why
         if not recording.destroyed else "Destroyed under this rule.",

@@ -107,3 +107,19 @@ def _day(moment: datetime) -> str:
 
 def _when(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%-d %B %Y %H:%M")
+
+
+def periods() -> list[tuple[str, str]]:
+    """The retention periods in force, as configured (for pages and commands)."""
+    from_settings = [
+        (Rule.AMBER, f"{_months(settings.RETAIN_AMBER_MONTHS)} after it was logged"),
+        (Rule.AMBER_LINKED, f"{_months(settings.RETAIN_LINKED_AMBER_MONTHS)} after it was "
+                            "logged"),
+        (Rule.GENUINE, f"{_months(settings.RETAIN_GENUINE_MONTHS)} after it was raised"),
+        (Rule.FALSE_ALARM, f"{settings.RETAIN_FALSE_ALARM_HOURS} hours after it was closed"),
+        (Rule.DRILL, f"{settings.RETAIN_FALSE_ALARM_HOURS} hours after it was closed"),
+    ]
+    return [(Rule(rule).label, period) for rule, period in from_settings] + [
+        ("False alarm flagged as possible duress", "until the security manager's review is "
+                                                   "recorded"),
+        ("Red alert still open", "while the alarm centre handles it")]

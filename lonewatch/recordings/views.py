@@ -205,6 +205,7 @@ def kept(request):
         "subject_access": SubjectAccessRequest.objects.filter(
             recording__in=recordings, closed_at__isnull=True).select_related(
             "recording__alarm__worker").order_by("due_on"),
+        "periods": retention.periods(),
     })
 
 

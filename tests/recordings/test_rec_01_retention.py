@@ -182,3 +182,19 @@ def test_rec_01_alarms_kept_before_retention_get_the_rule_the_policy_gives(make,
                 retention.decide(m.alarm, review_pending=pending).delete_after) == \
             expected[m.alarm.pk]
     assert Recording.objects.get(alarm=made[2].alarm).chunks == 3
+
+
+def test_rec_01_the_periods_in_force_are_read_from_the_settings(settings, trust, capsys):
+    from django.core.management import call_command
+    from django.test import Client
+
+    from tests.conftest import login
+
+    settings.RETAIN_GENUINE_MONTHS = 18
+    settings.RETAIN_FALSE_ALARM_HOURS = 12
+    call_command("retention", "--dry-run")
+    out = capsys.readouterr().out
+    assert "Genuine red alert: 18 months after it was raised" in out
+    assert "False alarm: 12 hours after it was closed" in out
+    page = login(Client(), trust.people["leslie"], verified=True).get("/recordings/")
+    assert "18 months after it was raised" in page.content.decode()

@@ -42,6 +42,9 @@ class Command(BaseCommand):
             self._dry_run(days)
 
     def _dry_run(self, days: int) -> None:
+        self.stdout.write("Retention periods in force:")
+        for rule, period in retention.periods():
+            self.stdout.write(f"  {rule}: {period}")
         now = clock.now()
         due = list(actions.due(now).select_related("alarm__worker"))
         self.stdout.write(f"Due now ({len(due)}): destroyed by the worker's next pass")
