@@ -19,7 +19,7 @@ from lonewatch.letters import actions as letters
 from lonewatch.letters.models import Letter
 from lonewatch.org.access import access_me
 from lonewatch.recordings import actions, retention
-from lonewatch.recordings.access import Destroyed, access_hold, access_recording
+from lonewatch.recordings.access import Destroyed, access_hold, access_kept, access_recording
 from lonewatch.recordings.models import (
     AccessRequest,
     Destruction,
@@ -174,12 +174,9 @@ def get_recording_record(request, alarm_id: int):
              response={201: HoldOut, **refusals(400, 403, 404, 409)},
              summary="Place a legal hold: the recording is not destroyed until it is released")
 def place_hold(request, alarm_id: int, payload: HoldIn):
-    recording = _recording(request.user, alarm_id, action=CHANGE)
-    if recording.pk is None:
-        recording = actions.recording_of(recording.alarm)
     with _refused():
-        hold = actions.do_place_hold(recording, actor=request.user, reason=payload.reason,
-                                     detail=payload.detail)
+        hold = actions.do_place_hold(_kept(request.user, alarm_id), actor=request.user,
+                                     reason=payload.reason, detail=payload.detail)
     return Status(201, _hold_out(hold))
 
 
@@ -374,10 +371,9 @@ def _sar_out(sar: SubjectAccessRequest) -> dict:
 
 def _kept(user, alarm_id: int) -> Recording:
     try:
-        recording = access_recording(user, alarm_id, action=CHANGE)
+        return access_kept(user, alarm_id)
     except Destroyed as gone:
         raise HttpError(409, str(gone)) from None
-    return recording if recording.pk else actions.recording_of(recording.alarm)
 
 
 @router.post("/recordings/{alarm_id}/access-requests",

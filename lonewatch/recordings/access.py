@@ -6,6 +6,7 @@ from django.http import Http404
 
 from lonewatch.alarms.access import access_alarm
 from lonewatch.core.permissions import CHANGE, VIEW, can
+from lonewatch.recordings import actions
 from lonewatch.recordings.models import Hold, Recording
 from lonewatch.recordings.permissions import RECORDING, RETENTION
 
@@ -41,6 +42,14 @@ def access_recording(user, alarm_id, *, action: str = VIEW) -> Recording:
     if recording.destroyed:
         raise Destroyed(recording)
     return recording
+
+
+def access_kept(user, alarm_id) -> Recording:
+    """The recording of an alarm, for a change to what is kept (a hold, a request): 404 or
+    403 as ``access_recording``, ``Destroyed`` if it is gone; its row is made if the
+    alarm has none yet."""
+    recording = access_recording(user, alarm_id, action=CHANGE)
+    return recording if recording.pk else actions.recording_of(recording.alarm)
 
 
 def access_hold(user, hold_id) -> Hold:

@@ -22,7 +22,7 @@ from lonewatch.letters import actions as letters
 from lonewatch.letters.models import Letter
 from lonewatch.org.access import access_me
 from lonewatch.recordings import actions, retention
-from lonewatch.recordings.access import Destroyed, access_hold, access_recording
+from lonewatch.recordings.access import Destroyed, access_hold, access_kept
 from lonewatch.recordings.models import (
     AccessRequest,
     Destruction,
@@ -119,7 +119,7 @@ def _done(request, alarm_id: int, change, said: str, *, field: str = ""):
     except (actions.RecordingError, letters.LetterError) as error:
         return _back(request, alarm_id, str(error), f"{field}{error.field}" if error.field
                      else None)
-    except actions.RecordingConflict as error:
+    except (actions.RecordingConflict, Destroyed) as error:
         return _back(request, alarm_id, str(error))
     flash.success(request, said)
     return _back(request, alarm_id)
@@ -150,15 +150,9 @@ def agree_exemption(request, alarm_id: int):
 
 @require_POST
 def place_hold(request, alarm_id: int):
-    try:
-        recording = access_recording(request.user, alarm_id, action=CHANGE)
-    except Destroyed:
-        return _back(request, alarm_id, "This recording has already been destroyed.")
-    if recording.pk is None:
-        recording = actions.recording_of(recording.alarm)
     return _done(request, alarm_id, lambda: actions.do_place_hold(
-        recording, actor=request.user, reason=request.POST.get("reason", ""),
-        detail=request.POST.get("detail", "")),
+        access_kept(request.user, alarm_id), actor=request.user,
+        reason=request.POST.get("reason", ""), detail=request.POST.get("detail", "")),
         "The legal hold is in place: the recording will not be destroyed until it is "
         "released.", field="hold-")
 
@@ -229,14 +223,8 @@ def _int(value, default: int) -> int:
 
 @require_POST
 def request_access(request, alarm_id: int):
-    try:
-        recording = access_recording(request.user, alarm_id, action=CHANGE)
-    except Destroyed:
-        return _back(request, alarm_id, "This recording has already been destroyed.")
-    if recording.pk is None:
-        recording = actions.recording_of(recording.alarm)
     return _done(request, alarm_id, lambda: actions.do_request_access(
-        recording, actor=request.user,
+        access_kept(request.user, alarm_id), actor=request.user,
         **{name: request.POST.get(name, "") for name in
            ("officer", "force", "crime_reference", "reason", "officer_email")}),
         "The police request is recorded. Approve or refuse it below.", field="police-")
@@ -305,22 +293,20 @@ def police_download(request, secret: str, take: int):
 
 # --- subject access requests (REC-06) ------------------------------------------------------
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise actions.RecordingError("Give the date the request was received, as "
+                                     "2026-11-30.", "received_on") from None
+
+
 @require_POST
 def log_subject_access(request, alarm_id: int):
-    try:
-        recording = access_recording(request.user, alarm_id, action=CHANGE)
-    except Destroyed:
-        return _back(request, alarm_id, "This recording has already been destroyed.")
-    if recording.pk is None:
-        recording = actions.recording_of(recording.alarm)
-    try:
-        received = date.fromisoformat(request.POST.get("received_on", ""))
-    except ValueError:
-        return _back(request, alarm_id, "Give the date the request was received, as "
-                                        "2026-11-30.", "sar-received_on")
     return _done(request, alarm_id, lambda: actions.do_log_subject_access(
-        recording, actor=request.user, requester=request.POST.get("requester", ""),
-        received_on=received),
+        access_kept(request.user, alarm_id), actor=request.user,
+        requester=request.POST.get("requester", ""),
+        received_on=_day(request.POST.get("received_on", ""))),
         "The subject access request is logged, and a legal hold keeps the recording until "
         "it is closed.", field="sar-")
 
