@@ -24,7 +24,7 @@ from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.visits import actions
 from lonewatch.visits.access import access_session, timeline
-from lonewatch.visits.actions import SessionError
+from lonewatch.visits.actions import SessionConflict, SessionError
 from lonewatch.visits.models import Session, SessionEvent
 
 router = Router()
@@ -122,7 +122,7 @@ class EndIn(Schema):
 
 
 def _bad(error: SessionError):
-    raise HttpError(400, str(error))
+    raise HttpError(409 if isinstance(error, SessionConflict) else 400, str(error))
 
 
 
@@ -136,7 +136,7 @@ def _colleague(person_id, what) -> Person | None:
     return found
 
 
-@router.post("/sessions", response={201: SessionOut, **refusals(400, 403)},
+@router.post("/sessions", response={201: SessionOut, **refusals(400, 403, 409)},
              tags=["sessions"], summary="Start a session (MOV-01)")
 def start_session(request, payload: SessionIn):
     me = access_me(request.user)
@@ -168,7 +168,8 @@ def get_session(request, session_id: int):
     return session
 
 
-@router.post("/sessions/{session_id}/checkins", response={200: DueOut, **refusals(400, 403, 404)},
+@router.post("/sessions/{session_id}/checkins",
+             response={200: DueOut, **refusals(400, 403, 404, 409)},
              tags=["sessions"], auth=RawBearer(),
              summary="Check in (MOV-02): the next check-in is due one interval from now")
 def check_in(request, session_id: int, payload: CheckInIn):
@@ -189,7 +190,8 @@ def check_in_answer(token: str, session_id: int, payload: CheckInIn) -> dict:
     return {"id": done.session_id, "state": done.state, "due_at": done.due_at}
 
 
-@router.post("/sessions/{session_id}/extend", response={200: DueOut, **refusals(400, 403, 404)},
+@router.post("/sessions/{session_id}/extend",
+             response={200: DueOut, **refusals(400, 403, 404, 409)},
              tags=["sessions"],
              summary="Running late: the next check-in is due `seconds` from now")
 def extend(request, session_id: int, payload: ExtendIn):
@@ -202,7 +204,8 @@ def extend(request, session_id: int, payload: ExtendIn):
     return session
 
 
-@router.post("/sessions/{session_id}/end", response={200: DueOut, **refusals(400, 403, 404)},
+@router.post("/sessions/{session_id}/end",
+             response={200: DueOut, **refusals(400, 403, 404, 409)},
              tags=["sessions"],
              summary="Check out with the worker's PIN")
 def end(request, session_id: int, payload: EndIn):

@@ -40,6 +40,11 @@ class SessionError(ValueError):
         self.field = field
 
 
+class SessionConflict(SessionError):
+    """The session's state does not allow it (HTTP 409): one is already running, or this
+    one has ended. Shown to the person as it is, as any ``SessionError``."""
+
+
 @dataclass
 class Location:
     lat: float
@@ -206,8 +211,8 @@ def do_start_session(
         # both start one.
         Person.objects.select_for_update().filter(pk=worker.pk).first()
         if Session.objects.filter(worker=worker).exclude(state=Session.State.ENDED).exists():
-            raise SessionError("You already have a session running. End it before you start "
-                               "another.")
+            raise SessionConflict("You already have a session running. End it before you "
+                                  "start another.")
         session = Session(
             worker=worker, kind=kind, address=address[:300], postcode=postcode.strip()[:10],
             place_lat=place_lat, place_lon=place_lon, service_user_ref=service_user_ref[:60],
@@ -245,7 +250,7 @@ def _own_session(session: Session, actor) -> Session:
     if getattr(actor, "person", None) is None or locked.worker_id != actor.person.pk:
         raise PermissionDenied("Only the worker can check in on, extend or end their session.")
     if locked.state == Session.State.ENDED:
-        raise SessionError("This session has already ended.")
+        raise SessionConflict("This session has already ended.")
     return locked
 
 

@@ -222,7 +222,7 @@ ANSWERED_BY_THE_LANE = {
     "an account switched off": (switch_off_account, 5, {"body": HERE}, 401),
     "an unknown token": (None, 5, {"token": "lw_not-a-token"}, 401),
     "a token of another kind": (None, 5, {"token": "not-ours"}, 401),
-    "an ended session": (end, 5, {"body": HERE}, 400),
+    "an ended session": (end, 5, {"body": HERE}, 409),
 }
 
 # What the lane hands to Django untouched: no token, a body that is not plainly a

@@ -136,7 +136,7 @@ def test_mov_02_one_running_session_at_a_time(client, trust, nina_api):
                        headers=nina_api).status_code == 201
     again = client.post("/api/v1/sessions", plan(trust), content_type="application/json",
                         headers=nina_api)
-    assert again.status_code == 400 and "already have a session" in again.json()["detail"]
+    assert again.status_code == 409 and "already have a session" in again.json()["detail"]
 
 
 def test_bud_03_buddy_acknowledges_and_resolves_over_the_api(client, trust, nina_api, start_session,
