@@ -303,6 +303,7 @@ INSTALLED_APPS = [
     "lonewatch.letters",
     "lonewatch.alarms",
     "lonewatch.recordings",
+    "lonewatch.markers",
     "lonewatch.web",
 ]
 

@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from lonewatch.api.alarms import router as alarms_router
 from lonewatch.api.auth import BearerToken
 from lonewatch.api.escalations import router as escalations_router
+from lonewatch.api.markers import router as markers_router
 from lonewatch.api.people import router as people_router
 from lonewatch.api.policies import router as policies_router
 from lonewatch.api.recordings import router as recordings_router
@@ -35,6 +36,7 @@ api.add_router("/v1", escalations_router)
 api.add_router("/v1", policies_router)
 api.add_router("/v1", alarms_router)
 api.add_router("/v1", recordings_router)
+api.add_router("/v1", markers_router)
 
 
 @api.exception_handler(AuthenticationError)

@@ -85,6 +85,11 @@ RECORDS_REFUSE = [
     (400, r"You have not agreed to your location being kept"),
     (400, r"steps must be in order of after_seconds"),
     (400, r"the end must be after the start"),
+    (400, r"That is not a valid NHS number"),  # its check digit
+    (400, r"Say who or where the risk is"),
+    (400, r"A place needs both its postcode and its house"),
+    (400, r"Give a review date in the future"),
+    (400, r"Give the (nature|source) of the risk|Give practical advice"),  # blank after trim
     (415, r"The first chunk does not look like"),
     (415, r"This recording is audio/\S+; send the same type"),
 ]

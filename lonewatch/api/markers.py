@@ -1,0 +1,120 @@
+"""The risk marker register and the pre-visit check over the JSON API (PRE-01, PRE-04)."""
+
+from datetime import date, datetime
+from typing import Literal
+
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field
+
+from lonewatch import clock
+from lonewatch.api.schemas import one_of, refusals
+from lonewatch.core import permissions as perms
+from lonewatch.markers import actions
+from lonewatch.markers.models import Category, Marker
+from lonewatch.markers.permissions import MARKER, PRECHECK
+from lonewatch.org.access import access_me
+
+router = Router(tags=["markers"])
+
+# What the schema can say of an NHS number and a postcode (the check digit and the rest
+# are checked by lonewatch.markers.matching).
+NHS_NUMBER = r"^[0-9 -]*$"
+POSTCODE = r"^\s*([A-Za-z]{1,2}[0-9][0-9A-Za-z]?\s*[0-9][A-Za-z]{2}\s*)?$"
+
+
+class MarkerIn(Schema):
+    category: one_of(Category)
+    nature: str = Field(..., min_length=1, max_length=5000, description="What the risk is")
+    advice: str = Field(..., min_length=1, max_length=5000,
+                        description="Practical advice for whoever visits")
+    source: str = Field(..., min_length=1, max_length=200,
+                        description="Where the information came from")
+    review_on: date
+    nhs_number: str = Field("", max_length=20, pattern=NHS_NUMBER,
+                            description="Spaces and dashes are ignored")
+    local_id: str = Field("", max_length=60)
+    postcode: str = Field("", max_length=10, pattern=POSTCODE)
+    house: str = Field("", max_length=100, description="House number or name")
+    flat: str = Field("", max_length=30)
+    whole_building: bool = False
+    uprn: str = Field("", max_length=12)
+
+
+class MarkerOut(Schema):
+    id: int
+    category: one_of(Category)
+    nature: str
+    advice: str
+    source: str
+    nhs_number: str
+    local_id: str
+    postcode: str
+    house: str
+    flat: str
+    whole_building: bool
+    uprn: str
+    raised_at: datetime
+    review_on: date
+    expired: bool
+
+
+class PrecheckOut(Schema):
+    risk: Literal["low", "high"]
+    reasons: list[str]
+    markers: list[MarkerOut]
+    requires: list[Literal[tuple(actions.WAYS_OUT)]]
+
+
+def _out(marker: Marker) -> dict:
+    return {**{name: getattr(marker, name) for name in MarkerOut.model_fields
+               if name not in ("expired",)},
+            "expired": marker.review_on < timezone.localdate(clock.now())}
+
+
+@router.get("/markers", response={200: list[MarkerOut], **refusals(400, 403)},
+            summary="The risk marker register (the security manager's); every read is "
+                    "audited")
+def list_markers(request):
+    if not perms.can_anywhere(request.user, perms.VIEW, MARKER):
+        raise HttpError(403, "The register is the security manager's. Check a visit's "
+                             "markers with /api/v1/visits/precheck.")
+    me = access_me(request.user)
+    found = list(Marker.objects.filter(organisation_id=me.organisation_id,
+                                       ended_at__isnull=True)[:1000])
+    actions.audit_read(found, actor=request.user, why="the register was read")
+    return [_out(m) for m in found]
+
+
+@router.post("/markers", response={201: MarkerOut, **refusals(400, 403)},
+             summary="Add a risk marker for a person, a place or both")
+def add_marker(request, payload: MarkerIn):
+    if not perms.can_anywhere(request.user, perms.CHANGE, MARKER):
+        raise HttpError(403, "Only the security manager adds markers to the register.")
+    me = access_me(request.user)
+    try:
+        marker = actions.do_add_marker(me.organisation, actor=request.user, **payload.dict())
+    except actions.MarkerError as error:
+        raise HttpError(400, str(error)) from None
+    return Status(201, _out(marker))
+
+
+@router.get("/visits/precheck", response={200: PrecheckOut, **refusals(400, 403)},
+            summary="Before a visit: its risk, low or high, with the reasons, the markers and "
+                    "what a high-risk visit needs before it starts")
+def precheck(request, nhs_number: str = Query("", max_length=20, pattern=NHS_NUMBER),
+             local_id: str = Query("", max_length=60),
+             postcode: str = Query("", max_length=10, pattern=POSTCODE),
+             address: str = Query("", max_length=300), uprn: str = Query("", max_length=12)):
+    if not perms.can_anywhere(request.user, perms.VIEW, PRECHECK):
+        raise HttpError(403, "The pre-visit check is for whoever plans visits.")
+    me = access_me(request.user)
+    try:
+        result = actions.precheck(me.organisation_id, actor=request.user,
+                                  nhs_number=nhs_number, local_id=local_id,
+                                  postcode=postcode, address=address, uprn=uprn)
+    except actions.MarkerError as error:
+        raise HttpError(400, str(error)) from None
+    return {"risk": result.risk, "reasons": result.reasons,
+            "markers": [_out(m) for m in result.markers], "requires": result.requires}
