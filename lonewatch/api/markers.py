@@ -12,7 +12,7 @@ from lonewatch import clock
 from lonewatch.api.schemas import one_of, refusals
 from lonewatch.core import permissions as perms
 from lonewatch.markers import actions
-from lonewatch.markers.models import Category, Marker
+from lonewatch.markers.models import Category, Marker, Share
 from lonewatch.markers.permissions import MARKER, PRECHECK
 from lonewatch.org.access import access_me
 
@@ -118,3 +118,59 @@ def precheck(request, nhs_number: str = Query("", max_length=20, pattern=NHS_NUM
         raise HttpError(400, str(error)) from None
     return {"risk": result.risk, "reasons": result.reasons,
             "markers": [_out(m) for m in result.markers], "requires": result.requires}
+
+
+class ShareIn(Schema):
+    organisation: str = Field(..., min_length=1, max_length=200,
+                              description="The organisation it was shared with")
+    role: str = Field(..., min_length=1, max_length=200,
+                      description="The role of the person it was shared with")
+    basis: one_of(Share.Basis)
+    note: str = Field("", max_length=500)
+
+
+class ShareOut(Schema):
+    id: int
+    marker_id: int
+    organisation: str
+    role: str
+    basis: one_of(Share.Basis)
+    note: str
+    shared_at: datetime
+    shared_by: str
+
+
+def _marker(user, marker_id: int) -> Marker:
+    if not perms.can_anywhere(user, perms.VIEW, MARKER):
+        raise HttpError(403, "The register is the security manager's.")
+    found = Marker.objects.filter(pk=marker_id,
+                                  organisation_id=access_me(user).organisation_id).first()
+    if found is None:
+        raise HttpError(404, "No such marker, or not one you can see.")
+    return found
+
+
+def _share_out(share: Share) -> dict:
+    return {"id": share.pk, "marker_id": share.marker_id, "organisation": share.organisation,
+            "role": share.role, "basis": share.basis, "note": share.note,
+            "shared_at": share.shared_at, "shared_by": share.shared_by.username}
+
+
+@router.post("/markers/{marker_id}/shares",
+             response={201: ShareOut, **refusals(400, 403, 404)},
+             summary="Record that a marker was shared outside the team (PRE-03)")
+def record_share(request, marker_id: int, payload: ShareIn):
+    marker = _marker(request.user, marker_id)
+    try:
+        share = actions.do_record_share(marker, actor=request.user, **payload.dict())
+    except actions.MarkerError as error:
+        raise HttpError(400, str(error)) from None
+    return Status(201, _share_out(share))
+
+
+@router.get("/markers/{marker_id}/shares",
+            response={200: list[ShareOut], **refusals(400, 403, 404)},
+            summary="The information-sharing log of a marker (PRE-03)")
+def list_shares(request, marker_id: int):
+    marker = _marker(request.user, marker_id)
+    return [_share_out(s) for s in marker.shares.select_related("shared_by")]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from lonewatch import clock
 from lonewatch.core import audit
 from lonewatch.markers import matching
-from lonewatch.markers.models import Category, Marker
+from lonewatch.markers.models import Category, Marker, Share
 from lonewatch.org.models import Organisation
 
 # PRE-04: markers of these categories make a visit high risk.
@@ -137,3 +137,27 @@ def audit_read(markers: list[Marker], *, actor, why: str) -> None:
         for marker in markers:
             audit.record("marker.read", actor=actor, obj=marker,
                          summary=f"{marker.get_category_display()} marker {why}")
+
+
+def do_record_share(marker: Marker, *, actor, organisation: str, role: str, basis: str,
+                    note: str = "") -> Share:
+    """PRE-03: record that a marker was shared outside the team."""
+    organisation, role = (organisation or "").strip(), (role or "").strip()
+    if not organisation:
+        raise MarkerError("Say which organisation it was shared with.", "organisation")
+    if not role:
+        raise MarkerError("Say the role of the person it was shared with.", "role")
+    if basis not in Share.Basis.values:
+        raise MarkerError(f"basis must be one of {', '.join(Share.Basis.values)}", "basis")
+    with transaction.atomic():
+        share = Share.objects.create(marker=marker, organisation=organisation[:200],
+                                     role=role[:200], basis=basis,
+                                     note=(note or "").strip()[:500], shared_at=clock.now(),
+                                     shared_by=actor)
+        audit.record("marker.share", actor=actor, obj=marker,
+                     summary=f"{marker.get_category_display()} marker shared with "
+                             f"{share.role}, {share.organisation}: "
+                             f"{share.get_basis_display()}"[:300],
+                     after={"share": share.pk, "organisation": share.organisation,
+                            "role": share.role, "basis": basis})
+    return share

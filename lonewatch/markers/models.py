@@ -48,3 +48,31 @@ class Marker(models.Model):
 
     def __str__(self):
         return f"{self.get_category_display()} marker"
+
+
+class Share(models.Model):
+    """PRE-03: a marker shared outside the team: with whom (organisation and role), on
+    what legal basis, when and by whom. Kept as the trust's record of the sharing."""
+
+    class Basis(models.TextChoices):
+        VITAL_INTERESTS = "vital_interests", "Vital interests (UK GDPR Art. 6(1)(d))"
+        PUBLIC_TASK = "public_task", "Public task (UK GDPR Art. 6(1)(e))"
+        LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (UK GDPR Art. 6(1)(c))"
+        CRIME_PREVENTION = "crime_prevention", \
+            "Prevention or detection of crime (DPA 2018 Sch. 2 para. 2)"
+        CONSENT = "consent", "Consent of the person"
+
+    marker = models.ForeignKey(Marker, on_delete=models.PROTECT, related_name="shares")
+    organisation = models.CharField(max_length=200)  # who it went to
+    role = models.CharField(max_length=200)
+    basis = models.CharField(max_length=30, choices=Basis.choices)
+    note = models.CharField(max_length=500, blank=True)
+    shared_at = models.DateTimeField()
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+")
+
+    class Meta:
+        ordering = ["-shared_at", "-id"]
+
+    def __str__(self):
+        return f"{self.marker} shared with {self.organisation}"

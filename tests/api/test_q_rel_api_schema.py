@@ -90,6 +90,7 @@ RECORDS_REFUSE = [
     (400, r"A place needs both its postcode and its house"),
     (400, r"Give a review date in the future"),
     (400, r"Give the (nature|source) of the risk|Give practical advice"),  # blank after trim
+    (400, r"Say (which organisation|the role of the person) it was shared with"),
     (415, r"The first chunk does not look like"),
     (415, r"This recording is audio/\S+; send the same type"),
 ]

@@ -21,6 +21,7 @@ from lonewatch.alarms import actions as alarms
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalation
 from lonewatch.letters.models import Letter
+from lonewatch.markers import actions as markers
 from lonewatch.org.actions import do_add_absence, do_add_next_of_kin
 from lonewatch.org.models import Organisation, Person, RoleMembership
 from lonewatch.org.roles import Role, Scope
@@ -120,11 +121,15 @@ def records(trust, start_session, at, settings):
                                           reason="Assault")
     sar = recordings.do_log_subject_access(recording, actor=leslie, requester="Nina",
                                            received_on=clock.now().date())
+    marker = markers.do_add_marker(trust.org, actor=leslie, category="weapons",
+                                   nature="Air rifle", advice="Ask", source="Police",
+                                   review_on=clock.now().date() + timedelta(days=30),
+                                   nhs_number="9434765919")
     return {"person_id": nina.pk, "team_id": trust.north.pk, "session_id": session.pk,
             "escalation_id": session.escalations.get().pk, "alarm_id": alarm.pk,
             "absence_id": absence.pk, "kin_id": kin.pk, "token_id": token.pk,
             "hold_id": hold.pk, "letter_id": letter.pk, "access_id": police.pk, "sar_id": sar.pk,
-            "review_id": alarm.review.pk,
+            "review_id": alarm.review.pk, "marker_id": marker.pk,
             "verdict": "approve", "secret": "not-a-link", "take": 1,
             "kind": "red", "action": "acknowledge", "key": str(uuid.uuid4()),
             "token": "not-a-link", "uidb64": "MQ", "rest": ""}

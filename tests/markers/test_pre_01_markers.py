@@ -133,3 +133,23 @@ def test_pre_01_bad_markers_are_refused_and_change_nothing(trust, change, words)
     with pytest.raises(actions.MarkerError, match=words):
         _marker(trust, **({"nhs_number": "9434765919"} | change))
     assert not Marker.objects.exists()
+
+
+def test_pre_03_sharing_a_marker_outside_the_team_is_logged(trust, client):
+    marker = _marker(trust, nhs_number="9434765919")
+    leslie, nina = bearer(trust.people["leslie"]), bearer(trust.people["nina"])
+    url = f"/api/v1/markers/{marker.pk}/shares"
+    body = {"organisation": "Cambridgeshire Constabulary", "role": "Safeguarding officer",
+            "basis": "crime_prevention", "note": "Joint visit planned"}
+    assert post(client, url, nina, body).status_code == 403
+    for bad, words in (({"organisation": "  "}, "which organisation"),
+                       ({"basis": "because"}, "basis must be one of")):
+        refused = post(client, url, leslie, body | bad)
+        assert refused.status_code == 400 and words in refused.json()["detail"]
+    made = post(client, url, leslie, body)
+    assert made.status_code == 201, made.content
+    log = client.get(url, headers=leslie).json()
+    assert [(s["organisation"], s["role"], s["basis"], s["shared_by"]) for s in log] == [
+        ("Cambridgeshire Constabulary", "Safeguarding officer", "crime_prevention", "leslie")]
+    assert AuditEvent.objects.filter(action="marker.share").count() == 1
+    assert post(client, "/api/v1/markers/999999/shares", leslie, body).status_code == 404
