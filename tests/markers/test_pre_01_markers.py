@@ -153,3 +153,13 @@ def test_pre_03_sharing_a_marker_outside_the_team_is_logged(trust, client):
         ("Cambridgeshire Constabulary", "Safeguarding officer", "crime_prevention", "leslie")]
     assert AuditEvent.objects.filter(action="marker.share").count() == 1
     assert post(client, "/api/v1/markers/999999/shares", leslie, body).status_code == 404
+
+
+@pytest.mark.parametrize("category", ["violent_patient_indicator", "violent_patient_scheme"])
+def test_pre_02_violent_patient_flags_make_every_visit_to_the_person_high_risk(trust,
+                                                                            category):
+    _marker(trust, nhs_number="9434765919", category=category)
+    result = _check(trust, nhs_number=NHS)
+    assert result.risk == "high" and result.requires
+    if category == "violent_patient_scheme":
+        assert "visit only for clinical need" in result.reasons[0]
