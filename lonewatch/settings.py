@@ -140,6 +140,20 @@ try:
                                            minimum=1)
     MAX_CHECKIN_INTERVAL_SECONDS = env_int("LONEWATCH_MAX_CHECKIN_INTERVAL_SECONDS", 12 * 3600,
                                            minimum=60)
+    # MOV-01: the check-in interval of a planned visit started in one tap.
+    PLANNED_VISIT_INTERVAL_SECONDS = env_int("LONEWATCH_PLANNED_VISIT_INTERVAL_SECONDS", 1800,
+                                             minimum=60)
+    # PRE-04: the longest check-in interval a visit may have when a risk marker of this
+    # category matches it (minutes), e.g. LONEWATCH_CHECKIN_MINUTES_WEAPONS=10.
+    HIGH_RISK_CHECKIN_MINUTES = {
+        category: env_int(f"LONEWATCH_CHECKIN_MINUTES_{category.upper()}", minutes,
+                          minimum=1, maximum=720)
+        for category, minutes in (("violent_patient_indicator", 15),
+                                  ("violent_patient_scheme", 15), ("weapons", 10),
+                                  ("others_present", 15), ("substance_misuse", 20),
+                                  ("aggressive_animals", 30))}
+    # PRE-06: after "withdrawing now", the next check-in is due at most this soon.
+    WITHDRAW_CHECKIN_SECONDS = env_int("LONEWATCH_WITHDRAW_CHECKIN_SECONDS", 600, minimum=60)
     # MOV-03: how long before a deadline the worker is reminded (capped at a third of
     # the interval, so a short interval still gets its reminder before the deadline).
     REMINDER_LEAD_SECONDS = env_int("LONEWATCH_REMINDER_LEAD_SECONDS", 300, minimum=0)
@@ -359,7 +373,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_URL_PATH = "/login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "landing"
 
 # Lock by username only: a whole trust often shares one outgoing address, and
 # locking that address would lock everyone out of their alarms.

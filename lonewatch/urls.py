@@ -10,7 +10,7 @@ from lonewatch.letters import views as letters
 from lonewatch.notify import views as notify
 from lonewatch.recordings import views as recordings
 from lonewatch.visits import views as visits
-from lonewatch.web import console, my_day, watching
+from lonewatch.web import console, markers, my_day, plan, watching
 from lonewatch.web import views as web
 
 urlpatterns = [
@@ -51,7 +51,23 @@ urlpatterns = [
     path("profile/tokens/<int:token_id>/revoke", web.profile_token_revoke,
          name="profile_token_revoke"),
     path("audit/", web.audit_trail, name="audit"),
+    path("welcome", plan.landing, name="landing"),
+    path("markers/", markers.register, name="markers"),
+    path("markers/<int:marker_id>/", markers.marker, name="marker"),
+    path("markers/<int:marker_id>/review", markers.review, name="marker_review"),
+    path("markers/<int:marker_id>/decide", markers.decide, name="marker_decide"),
     path("my-day/", my_day.my_day, name="my_day"),
+    path("my-day/plan", plan.plan_new, name="plan_new"),
+    path("visits/<int:visit_id>/", plan.visit, name="visit"),
+    path("visits/<int:visit_id>/start", plan.visit_start, name="visit_start"),
+    path("visits/<int:visit_id>/briefing", plan.visit_briefed, name="visit_briefed"),
+    path("visits/<int:visit_id>/cancel", plan.visit_cancel, name="visit_cancel"),
+    path("visits/<int:visit_id>/move", plan.visit_move, name="visit_move"),
+    path("visits/<int:visit_id>/exception", plan.visit_exception, name="visit_exception"),
+    path("sessions/<int:session_id>/flags", plan.session_flag, name="session_flag"),
+    path("sessions/<int:session_id>/withdraw", plan.session_withdraw, name="session_withdraw"),
+    path("sessions/<int:session_id>/propose-marker", plan.session_propose,
+         name="session_propose"),
     path("my-day/start", my_day.start, name="session_start"),
     path("my-day/alert/<str:kind>", alarms.raise_alert, name="raise_alert"),
     path("my-day/alarms/<int:alarm_id>/cancel", alarms.cancel_alert, name="cancel_alert"),

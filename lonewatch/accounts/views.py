@@ -50,7 +50,7 @@ def _safe_next(request):
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
-    return "home"
+    return "landing"
 
 
 def _enrolment(request):

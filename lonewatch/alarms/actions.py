@@ -130,8 +130,7 @@ def _transition(alarm: Alarm, action: str) -> Alarm:
                             f"{action}.")
     if alarm.state not in ALLOWED[action]:
         raise AlarmConflict(f"This alarm is {alarm.get_state_display().lower()}: it cannot "
-                            f"be {'acknowledged' if action == 'acknowledge' else action + 'ed'} "
-                            "now.")
+                            f"be {action + ('d' if action.endswith('e') else 'ed')} now.")
     return alarm
 
 

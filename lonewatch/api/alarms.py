@@ -53,14 +53,14 @@ class AlarmOut(Schema):
     drill: bool
 
 
-class EventOut(Schema):
+class AlarmEventOut(Schema):
     at: datetime
     kind: str
     summary: str
 
 
 class AlarmDetail(AlarmOut):
-    timeline: list[EventOut]
+    timeline: list[AlarmEventOut]
 
 
 # Handling an alarm is never refused for a long note: the timeline shows its start.
@@ -108,7 +108,7 @@ class ChunkOut(Schema):
     starts_take: bool
 
 
-class TakeOut(Schema):
+class AudioTakeOut(Schema):
     take: int
     first_seq: int
     parts: int
@@ -117,10 +117,10 @@ class TakeOut(Schema):
     last_received_at: datetime
 
 
-class RecordingOut(Schema):
+class AudioReceivedOut(Schema):
     content_type: Literal[audio.CONTENT_TYPES] | None
     received: int
-    takes: list[TakeOut]
+    takes: list[AudioTakeOut]
 
 
 class LocationIn(Schema):
@@ -306,7 +306,7 @@ def get_recording(request, alarm_id: int,
 
 
 @router.get("/alarms/{alarm_id}/recording/takes",
-            response={200: RecordingOut, **refusals(400, 403, 404, 410)},
+            response={200: AudioReceivedOut, **refusals(400, 403, 404, 410)},
             summary="The takes of the recording so far and how long each is (no audio; "
                     "audited)",
             auth=[BearerToken(), SignedInSession()])

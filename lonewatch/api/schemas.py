@@ -21,10 +21,16 @@ from lonewatch.visits.actions import (
     ACCURACY_M,
     LATITUDE,
     LONGITUDE,
+    WAYS_OUT,
     Bounds,
     SessionError,
     check_interval,
 )
+
+# What the schema can say of an NHS number and a postcode (the check digit and the rest
+# are checked by lonewatch.core.places).
+NHS_NUMBER = r"^[0-9 -]*$"
+POSTCODE = r"^\s*([A-Za-z]{1,2}[0-9][0-9A-Za-z]?\s*[0-9][A-Za-z]{2}\s*)?$"
 
 # Record ids are 64-bit in the database: a larger number is refused here, before a
 # query that the database would fail on.
@@ -101,12 +107,20 @@ class BadRequest(Error):
     errors: list[Problem] = []
 
 
+class Conflict(Error):
+    """The record's state does not allow it. PRE-04: a high-risk visit that cannot start
+    alone also says why (``reasons``) and what would let it (``requires``)."""
+
+    reasons: list[str] = []
+    requires: list[Literal[tuple(WAYS_OUT)]] = []
+
+
 ANSWERS = {
     400: BadRequest,  # the request does not match the schema, or a rule refuses it
     401: Error,  # no token, or one that is unknown, revoked or of a deactivated login
     403: Error,  # the caller may see the record but not do this
     404: Error,  # no such record, or not one the caller may see
-    409: Error,  # the record's state does not allow it (now)
+    409: Conflict,  # the record's state does not allow it (now)
     410: Error,  # the record was there and is gone for good (a destroyed recording)
     413: Error,
     415: Error,

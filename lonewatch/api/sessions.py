@@ -10,6 +10,7 @@ from pydantic import Field
 from lonewatch.accounts.actions import PresentedToken, TokenRefused
 from lonewatch.api.auth import RawBearer
 from lonewatch.api.schemas import (
+    NHS_NUMBER,
     AccuracyM,
     Id,
     IntervalSeconds,
@@ -24,8 +25,8 @@ from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.visits import actions
 from lonewatch.visits.access import access_session, timeline
-from lonewatch.visits.actions import SessionConflict, SessionError
-from lonewatch.visits.models import Session, SessionEvent
+from lonewatch.visits.actions import HighRiskVisit, SessionConflict, SessionError
+from lonewatch.visits.models import Companion, Session, SessionEvent, Venue
 
 router = Router()
 
@@ -49,6 +50,13 @@ class SessionIn(Schema):
     lat: Latitude | None = Field(None, description="Give lat and lon together, or neither")
     lon: Longitude | None = None
     accuracy_m: AccuracyM | None = None
+    nhs_number: Annotated[str, Field(max_length=20, pattern=NHS_NUMBER)] = Field(
+        "", description="The person visited; spaces and dashes are ignored (PRE-04)")
+    venue: one_of(Venue) = Venue.HOME
+    companion: one_of(Companion, blank=True) = Field(
+        "", description="Who goes along (PRE-04): needed for a high-risk visit unless it "
+                        "is at a neutral or secure venue or a manager made an exception")
+    companion_name: Annotated[str, Field(max_length=200)] = ""
 
 
 class EventOut(Schema):
@@ -79,6 +87,11 @@ class SessionOut(Schema):
     started_at: datetime
     ended_at: datetime | None
     last_contact_at: datetime
+    nhs_number: str
+    venue: one_of(Venue)
+    companion: str
+    companion_name: str
+    withdrew_at: datetime | None
 
 
 class SessionDetail(SessionOut):
@@ -122,7 +135,18 @@ class EndIn(Schema):
 
 
 def _bad(error: SessionError):
+    if isinstance(error, HighRiskVisit):
+        raise HighRiskRefused(error)
     raise HttpError(409 if isinstance(error, SessionConflict) else 400, str(error))
+
+
+class HighRiskRefused(HttpError):
+    """PRE-04: the 409 of a high-risk visit, with its reasons and ways out."""
+
+    def __init__(self, error: HighRiskVisit):
+        super().__init__(409, str(error))
+        self.body = {"detail": str(error), "reasons": error.reasons,
+                     "requires": error.requires}
 
 
 

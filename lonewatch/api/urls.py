@@ -16,6 +16,7 @@ from lonewatch.api.people import router as people_router
 from lonewatch.api.policies import router as policies_router
 from lonewatch.api.recordings import router as recordings_router
 from lonewatch.api.sessions import router as sessions_router
+from lonewatch.api.visits import router as visits_router
 
 api = NinjaAPI(
     title="Lonewatch API",
@@ -37,6 +38,7 @@ api.add_router("/v1", policies_router)
 api.add_router("/v1", alarms_router)
 api.add_router("/v1", recordings_router)
 api.add_router("/v1", markers_router)
+api.add_router("/v1", visits_router)
 
 
 @api.exception_handler(AuthenticationError)
@@ -63,7 +65,8 @@ def not_found(request, exc):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc):
-    return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
+    return api.create_response(request, getattr(exc, "body", None) or {"detail": exc.message},
+                               status=exc.status_code)
 
 
 # The parts of a request a problem can be in; the field's name then says where.

@@ -3,6 +3,7 @@ an address, kept confidential and available before a visit."""
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from lonewatch.org.models import Organisation
 
@@ -23,7 +24,15 @@ class Category(models.TextChoices):
 class Marker(models.Model):
     """One known risk. It names a person (by NHS number or a local identifier), a place
     (a normalised postcode and house number or name, the flat if it is one, the UPRN when
-    known), or both. A marker for a whole building matches every flat in it."""
+    known), or both. A marker for a whole building matches every flat in it.
+
+    Only an ``active`` marker is matched. A marker proposed from a visit's warning signs
+    (PRE-06) waits as ``proposed`` until the security manager accepts or declines it."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "In force"
+        PROPOSED = "proposed", "Proposed from a visit"
+        DECLINED = "declined", "Proposal declined"
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     nhs_number = models.CharField(max_length=10, blank=True, db_index=True)
@@ -42,9 +51,23 @@ class Marker(models.Model):
     raised_at = models.DateTimeField()
     review_on = models.DateField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    # PRE-06: the visit whose warning signs proposed it.
+    proposed_from = models.ForeignKey("visits.Session", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+")
+    # PRE-01: the review date its owner was last told had passed (told once per date; a
+    # stored deadline: the scan finds markers whose review_on passed and differs).
+    expiry_told_on = models.DateField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-raised_at", "-id"]
+        indexes = [
+            models.Index(fields=["organisation", "postcode"], name="marker_org_postcode_idx",
+                         condition=Q(state="active", ended_at__isnull=True)),
+            models.Index(fields=["review_on"], name="marker_review_idx",
+                         condition=Q(state="active", ended_at__isnull=True)),
+        ]
 
     def __str__(self):
         return f"{self.get_category_display()} marker"

@@ -9,7 +9,7 @@ from django.utils import timezone
 from lonewatch import clock
 from lonewatch.core import audit
 from lonewatch.org import hooks
-from lonewatch.org.models import Absence, NextOfKin, Person
+from lonewatch.org.models import Absence, NextOfKin, Person, Team
 
 CONTACT_FIELDS = ("email", "mobile", "vehicle_description", "description", "known_breaks")
 
@@ -126,3 +126,33 @@ def do_remove_absence(absence, *, actor) -> None:
         absence.delete()
         audit.record("person.absence.delete", actor=actor, obj=person,
                      summary=f"{person.full_name}: absence removed", before=before)
+
+
+class PracticeError(ValueError):
+    """A team's lone-working practice that cannot be saved; shown as it is."""
+
+
+def do_set_team_practice(team: Team, *, actor, no_show_grace_minutes: int,
+                         emergency_equipment: str) -> Team:
+    """MOV-01, PRE-05: the line manager sets how long after a planned visit's start the
+    buddy is told it has not started, and the team's emergency equipment list."""
+    if not 5 <= no_show_grace_minutes <= 120:
+        raise PracticeError("The grace before the buddy is told must be 5 to 120 minutes.")
+    items = [line.strip()[:200] for line in (emergency_equipment or "").splitlines()
+             if line.strip()]
+    if len(items) > 30:
+        raise PracticeError("Keep the emergency equipment list to 30 items at most.")
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=team.pk)
+        before = {"no_show_grace_minutes": team.no_show_grace_minutes,
+                  "emergency_equipment": team.emergency_equipment}
+        team.no_show_grace_minutes = no_show_grace_minutes
+        team.emergency_equipment = "\n".join(items)
+        team.save(update_fields=["no_show_grace_minutes", "emergency_equipment"])
+        old, new = audit.diff(before, {"no_show_grace_minutes": no_show_grace_minutes,
+                                       "emergency_equipment": team.emergency_equipment})
+        if new:
+            audit.record("team.practice", actor=actor, obj=team,
+                         summary=f"Lone-working practice of {team.name} changed",
+                         before=old, after=new)
+    return team

@@ -34,6 +34,11 @@ class Directorate(models.Model):
 class Team(models.Model):
     directorate = models.ForeignKey(Directorate, on_delete=models.PROTECT, related_name="teams")
     name = models.CharField(max_length=200)
+    # MOV-01: how long after a planned visit's start, not started, the buddy is told.
+    no_show_grace_minutes = models.PositiveSmallIntegerField(default=15)
+    # PRE-05: the team's emergency equipment, one item a line; the team manager keeps it
+    # and a worker confirms it before a visit.
+    emergency_equipment = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -43,6 +48,10 @@ class Team(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def equipment(self) -> list[str]:
+        return [line.strip() for line in self.emergency_equipment.splitlines() if line.strip()]
 
 
 class Person(models.Model):

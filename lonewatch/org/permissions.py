@@ -33,6 +33,9 @@ ROLES = declare_kind("roles", actions=(VIEW, CHANGE))
 ABSENCE = declare_kind("absence", actions=(VIEW, CHANGE))
 TEAM = declare_kind("team", actions=(VIEW, CHANGE))
 DIRECTORATE = declare_kind("directorate", actions=(VIEW, CHANGE))
+# MOV-01, PRE-05: how a team works alone: its no-show grace and its emergency equipment,
+# kept by its line manager.
+TEAM_PRACTICE = declare_kind("team_practice", actions=(VIEW, CHANGE))
 # ORG-06: a person's second factor; "change" is opening enrolment of a first
 # authenticator app for them.
 SECOND_FACTOR = declare_kind("second_factor", actions=(CHANGE,))
@@ -77,6 +80,8 @@ grant({R.ADMINISTRATOR}, CONTACT, CHANGE)
 grant({R.ADMINISTRATOR}, NEXT_OF_KIN, VIEW, CHANGE)
 grant({R.ADMINISTRATOR}, ROLES, VIEW, CHANGE)
 grant({R.ADMINISTRATOR}, TEAM, CHANGE)
+grant(EVERYDAY_ROLES, TEAM_PRACTICE, VIEW)
+grant({R.LINE_MANAGER, R.ADMINISTRATOR}, TEAM_PRACTICE, CHANGE)
 grant({R.ADMINISTRATOR}, DIRECTORATE, CHANGE)
 grant({R.ADMINISTRATOR}, SECOND_FACTOR, CHANGE)
 

@@ -3,14 +3,21 @@ its timeline as that user may read it."""
 
 from django.db.models import Q
 
+from lonewatch.core import places
 from lonewatch.core.permissions import VIEW, fetch_or_refuse
-from lonewatch.visits.models import Session, SessionEvent
-from lonewatch.visits.permissions import SESSION
+from lonewatch.visits.models import PlannedVisit, Session, SessionEvent
+from lonewatch.visits.permissions import PLANNED_VISIT, SESSION
 
 
 def access_session(user, session_id, *, action: str = VIEW) -> Session:
     return fetch_or_refuse(user, Session.objects.select_related("worker__team"), session_id,
                            SESSION, action, missing="No such session, or not one you can see.")
+
+
+def access_planned_visit(user, visit_id, *, action: str = VIEW) -> PlannedVisit:
+    return fetch_or_refuse(user, PlannedVisit.objects.select_related("worker__team", "buddy"),
+                           visit_id, PLANNED_VISIT, action,
+                           missing="No such planned visit, or not one you can see.")
 
 
 def timeline(session: Session, user):
@@ -25,3 +32,19 @@ def timeline(session: Session, user):
         events = events.filter(~Q(kind__in=SessionEvent.MESSAGE_KINDS)
                                | Q(data__recipient=person.pk))
     return events.order_by("at", "id")
+
+
+def place_notes(organisation_id: int, postcode: str, address: str, *, limit: int = 10):
+    """PRE-05: what the last visits to this place noted about safety: warning signs,
+    withdrawals and check-in notes, newest first."""
+    if not postcode:
+        return []
+    here = places.place(address)
+    earlier = [s.pk for s in Session.objects.filter(
+        worker__organisation_id=organisation_id, postcode=postcode)
+        .only("pk", "address").order_by("-started_at")[:50]
+        if places.place(s.address) == here]
+    noted = Q(kind__in=[SessionEvent.Kind.FLAG, SessionEvent.Kind.WITHDRAWING]) | Q(
+        kind=SessionEvent.Kind.CHECKED_IN, summary__contains=": ")
+    return list(SessionEvent.objects.filter(noted, session_id__in=earlier)
+                .select_related("session__worker").order_by("-at")[:limit])

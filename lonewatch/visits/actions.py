@@ -15,7 +15,7 @@ from django.utils import timezone
 from lonewatch import clock
 from lonewatch.accounts.actions import LIVE_TOKEN_SQL, PresentedToken, live_token_parameters
 from lonewatch.accounts.models import User
-from lonewatch.core import audit
+from lonewatch.core import audit, places
 from lonewatch.core import permissions as perms
 from lonewatch.core.db import prepared_cursor
 from lonewatch.notify import actions as notify
@@ -28,7 +28,15 @@ from lonewatch.org.pins import Pin
 from lonewatch.org.roles import Role
 from lonewatch.visits import hooks, messages, timeline
 from lonewatch.visits.access import access_session
-from lonewatch.visits.models import Session, SessionEvent
+from lonewatch.visits.models import (
+    Companion,
+    Flag,
+    IncidentPrompt,
+    PlannedVisit,
+    Session,
+    SessionEvent,
+    Venue,
+)
 from lonewatch.worker.claim import claim
 
 
@@ -43,6 +51,22 @@ class SessionError(ValueError):
 class SessionConflict(SessionError):
     """The session's state does not allow it (HTTP 409): one is already running, or this
     one has ended. Shown to the person as it is, as any ``SessionError``."""
+
+
+# PRE-04: the ways a high-risk visit may go ahead.
+WAYS_OUT = ["accompanied", "neutral_location", "reschedule", "manager_exception"]
+
+
+class HighRiskVisit(SessionConflict):
+    """PRE-04: a high-risk visit cannot start as a lone visit (HTTP 409), with the
+    reasons and the ways out."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("This visit is high risk and cannot start as a lone visit. Record "
+                         "who goes with you, move it to a neutral or secure place, "
+                         "reschedule it, or ask your manager for an exception.", "companion")
+        self.reasons = reasons
+        self.requires = list(WAYS_OUT)
 
 
 @dataclass
@@ -179,8 +203,13 @@ def do_start_session(
     place_lat=None, place_lon=None, service_user_ref: str = "", planned_start: datetime,
     planned_end: datetime, travel_mode: str = Session.Travel.CAR, vehicle: str = "",
     buddy: Person | None, cover_buddy: Person | None = None, interval_seconds: int,
-    lat=None, lon=None, accuracy_m=None,
+    lat=None, lon=None, accuracy_m=None, nhs_number: str = "", venue: str = Venue.HOME,
+    companion: str = "", companion_name: str = "", planned: PlannedVisit | None = None,
 ) -> Session:
+    """MOV-01: start a session. PRE-04: a visit is checked against the risk markers and
+    the place's history first; a high-risk one starts only accompanied, at a neutral or
+    secure place, or with a manager's exception, and its check-in interval is shortened
+    to what its risks allow."""
     now = clock.now()
     if timezone.is_naive(planned_start) or timezone.is_naive(planned_end):
         raise SessionError("Give the planned times with a time zone, like "
@@ -205,7 +234,20 @@ def do_start_session(
             LATITUDE.allows(place_lat) and LONGITUDE.allows(place_lon)):
         raise SessionError("The place's coordinates are not a real position.", "place_lat")
     here = location(worker, lat, lon, accuracy_m)
+    nhs_number, postcode = _who_and_where(nhs_number, postcode)
+    _check_company(venue, companion, companion_name)
     _check_buddy(worker, buddy, cover_buddy, min(now, planned_start), planned_end)
+    risk = hooks.Risk()
+    if kind == Session.Kind.VISIT:
+        risk = hooks.risk_of(worker, actor=actor, nhs_number=nhs_number,
+                             service_user_ref=service_user_ref, postcode=postcode,
+                             address=address, why="checked as the visit started")
+        excepted = planned is not None and planned.exception_at is not None
+        if risk.high and not (companion or venue != Venue.HOME or excepted):
+            raise HighRiskVisit(risk.reasons)
+        if risk.interval_seconds:
+            interval_seconds = max(min(interval_seconds, risk.interval_seconds),
+                                   settings.MIN_CHECKIN_INTERVAL_SECONDS)
     with transaction.atomic():
         # One running session per worker: lock the worker's row so two phones cannot
         # both start one.
@@ -220,13 +262,17 @@ def do_start_session(
             vehicle=(vehicle or worker.vehicle_description)[:200], buddy=buddy,
             cover_buddy=cover_buddy, interval_seconds=interval_seconds,
             state=Session.State.ACTIVE, started_at=now, last_contact_at=now,
-            end_remind_at=planned_end,
+            end_remind_at=planned_end, nhs_number=nhs_number, venue=venue,
+            companion=companion, companion_name=companion_name.strip()[:200],
+            risk=risk.risk,
         )
         _schedule(session, now, now + timedelta(seconds=interval_seconds))
         if here:
             session.last_lat, session.last_lon = here.lat, here.lon
             session.last_accuracy_m, session.last_location_at = here.accuracy_m, now
         session.save()
+        if planned is not None:
+            _mark_started(planned, session, worker)
         watched_by = (cover_buddy or buddy).full_name
         started = timeline.append(
             session, at=now, actor=actor, kind=SessionEvent.Kind.STARTED,
@@ -239,9 +285,43 @@ def do_start_session(
                      after={"address": address, "planned_end": planned_end,
                             "buddy": buddy.username, "cover_buddy":
                                 cover_buddy.username if cover_buddy else None,
-                            "interval_seconds": interval_seconds},
+                            "interval_seconds": interval_seconds, "risk": risk.risk,
+                            "venue": venue, "companion": companion,
+                            "planned_visit": planned.pk if planned else None},
                      timeline=timeline.TIMELINE.anchor(started))
     return session
+
+
+def _who_and_where(nhs_number: str, postcode: str) -> tuple[str, str]:
+    """The NHS number and postcode written one way (PRE-04), or SessionError."""
+    try:
+        return places.nhs(nhs_number), places.postcode(postcode) if postcode.strip() else ""
+    except places.NotUnderstood as error:
+        raise SessionError(str(error), error.field) from None
+
+
+def _check_company(venue: str, companion: str, companion_name: str) -> None:
+    if venue not in Venue.values:
+        raise SessionError(f"venue must be one of {', '.join(Venue.values)}.", "venue")
+    if companion and companion not in Companion.values:
+        raise SessionError(f"companion must be one of {', '.join(Companion.values)}.",
+                           "companion")
+    if companion and not (companion_name or "").strip():
+        raise SessionError("Say who goes with you: their name, or the police reference.",
+                           "companion_name")
+    if companion_name.strip() and not companion:
+        raise SessionError("Say whether a colleague, a security officer or the police go "
+                           "with you.", "companion")
+
+
+def _mark_started(planned: PlannedVisit, session: Session, worker: Person) -> None:
+    """The planned visit became this session: its deadlines stop."""
+    locked = PlannedVisit.objects.select_for_update().get(pk=planned.pk)
+    if locked.worker_id != worker.pk or locked.state != PlannedVisit.State.PLANNED:
+        raise SessionConflict("That planned visit has already started, been cancelled or "
+                              "is not yours.")
+    PlannedVisit.objects.filter(pk=planned.pk).update(
+        state=PlannedVisit.State.STARTED, session=session, prompt_at=None, no_show_at=None)
 
 
 def _own_session(session: Session, actor) -> Session:
@@ -451,6 +531,8 @@ def close(session: Session, now: datetime, *, actor=None,
     session.ended_at = now
     session.due_at = session.remind_at = session.end_remind_at = None
     session.keep_location_until = keep_location_until
+    # PRE-06: a worker who withdrew is safe now, and is asked to report the incident.
+    IncidentPrompt.objects.filter(session=session, safe_at__isnull=True).update(safe_at=now)
     fields = ["state", "ended_at", "due_at", "remind_at", "end_remind_at",
               "keep_location_until"]
     if keep_location_until is not None:
@@ -666,3 +748,315 @@ def remind_fitness_reviews(limit: int = 100) -> int:
                          after={"review": person.unable_to_work_alone_review,
                                 "told": [a.pk for a in advisors]})
     return len(ids)
+
+
+# --- the day's plan (MOV-01, PRE-04, PRE-05) -----------------------------------------
+
+
+def _own_plan(visit: PlannedVisit, actor) -> PlannedVisit:
+    """Lock a planned visit for a change only its worker may make, while it is planned."""
+    locked = PlannedVisit.objects.select_for_update(of=("self",)).select_related(
+        "worker", "buddy").get(pk=visit.pk)
+    if getattr(actor, "person", None) is None or locked.worker_id != actor.person.pk:
+        raise PermissionDenied("Only the worker changes their own plan.")
+    if locked.state != PlannedVisit.State.PLANNED:
+        raise SessionConflict(f"This visit is {locked.get_state_display().lower()}: it "
+                              "can no longer be changed.")
+    return locked
+
+
+def _check_times(planned_start: datetime, planned_end: datetime, now: datetime) -> None:
+    if timezone.is_naive(planned_start) or timezone.is_naive(planned_end):
+        raise SessionError("Give the planned times with a time zone, like "
+                           "2026-11-23T09:00:00Z.", "planned_start")
+    if planned_end <= planned_start:
+        raise SessionError("The planned end must be after the planned start.", "planned_end")
+    if planned_end <= now:
+        raise SessionError("The planned end is already in the past.", "planned_end")
+    if planned_start > now + timedelta(days=92):
+        raise SessionError("Plan visits at most three months ahead.", "planned_start")
+
+
+def _deadlines(visit: PlannedVisit) -> None:
+    """MOV-01: ask the worker at the planned start; tell the buddy at start + the team's
+    grace. Both stored, both cleared when the visit starts or is cancelled."""
+    grace = visit.worker.team.no_show_grace_minutes if visit.worker.team_id else 15
+    visit.prompt_at = visit.planned_start
+    visit.no_show_at = visit.planned_start + timedelta(minutes=grace)
+
+
+def _visit_risk(visit: PlannedVisit, actor, why: str) -> hooks.Risk:
+    return hooks.risk_of(visit.worker, actor=actor, nhs_number=visit.nhs_number,
+                         service_user_ref=visit.service_user_ref, postcode=visit.postcode,
+                         address=visit.address, why=why)
+
+
+def do_plan_visit(worker: Person, *, actor, address: str, postcode: str = "",
+                  service_user_ref: str = "", nhs_number: str = "", planned_start: datetime,
+                  planned_end: datetime, travel_mode: str = Session.Travel.CAR,
+                  buddy: Person | None, venue: str = Venue.HOME, companion: str = "",
+                  companion_name: str = "") -> tuple[PlannedVisit, hooks.Risk]:
+    """MOV-01: plan a visit ahead. PRE-04: it is checked against the risk markers at once,
+    and the answer (low or high, and why) comes back with it."""
+    if getattr(actor, "person", None) is None or actor.person.pk != worker.pk:
+        raise PermissionDenied("Only the worker plans their own visits.")
+    now = clock.now()
+    _check_times(planned_start, planned_end, now)
+    address = (address or "").strip()
+    if not address:
+        raise SessionError("Enter where you are going.", "address")
+    if travel_mode not in Session.Travel.values:
+        raise SessionError(f"travel_mode must be one of {', '.join(Session.Travel.values)}.",
+                           "travel_mode")
+    nhs_number, postcode = _who_and_where(nhs_number, postcode)
+    _check_company(venue, companion, companion_name)
+    _check_buddy(worker, buddy, None, now, now)  # absences are checked when it starts
+    visit = PlannedVisit(
+        worker=worker, buddy=buddy, address=address[:300], postcode=postcode,
+        service_user_ref=(service_user_ref or "").strip()[:60], nhs_number=nhs_number,
+        planned_start=planned_start, planned_end=planned_end, travel_mode=travel_mode,
+        venue=venue, companion=companion, companion_name=companion_name.strip()[:200],
+        created_at=now)
+    risk = _visit_risk(visit, actor, "shown for a visit being planned")
+    visit.risk = risk.risk
+    _deadlines(visit)
+    with transaction.atomic():
+        visit.save()
+        audit.record("visit.plan", actor=actor, obj=visit,
+                     summary=f"{worker.full_name} planned a visit for "
+                             f"{_fmt(planned_start)} ({risk.risk} risk)",
+                     after={"address": visit.address, "planned_start": planned_start,
+                            "planned_end": planned_end, "buddy": buddy.username,
+                            "risk": risk.risk})
+    return visit, risk
+
+
+def do_move_visit(visit: PlannedVisit, *, actor, planned_start: datetime | None = None,
+                  planned_end: datetime | None = None, address: str | None = None,
+                  postcode: str | None = None, venue: str | None = None
+                  ) -> tuple[PlannedVisit, hooks.Risk]:
+    """MOV-01: move a planned visit to another time or place (PRE-04: a neutral or secure
+    place is a way out for a high-risk visit); the buddy is told."""
+    now = clock.now()
+    with transaction.atomic():
+        visit = _own_plan(visit, actor)
+        before = visit.planned_start
+        start = planned_start or visit.planned_start
+        end = planned_end or (start + (visit.planned_end - visit.planned_start))
+        _check_times(start, end, now)
+        if address is not None:
+            if not address.strip():
+                raise SessionError("Enter where the visit is now.", "address")
+            visit.address = address.strip()[:300]
+        if postcode is not None:
+            visit.nhs_number, visit.postcode = _who_and_where(visit.nhs_number, postcode)
+        if venue is not None:
+            _check_company(venue, visit.companion, visit.companion_name)
+            visit.venue = venue
+        visit.planned_start, visit.planned_end = start, end
+        risk = _visit_risk(visit, actor, "shown for a visit being moved")
+        visit.risk = risk.risk
+        _deadlines(visit)
+        visit.save()
+        subject, body, link = messages.visit_changed(
+            visit, cancelled=False, before=before if before != start else None)
+        _tell_buddy(visit, subject, body, link, "visit_moved")
+        audit.record("visit.move", actor=actor, obj=visit,
+                     summary=f"{visit.worker.full_name} moved a visit to {_fmt(start)}",
+                     before={"planned_start": before},
+                     after={"planned_start": start, "planned_end": end,
+                            "address": visit.address, "venue": visit.venue,
+                            "risk": risk.risk})
+    return visit, risk
+
+
+def do_cancel_visit(visit: PlannedVisit, *, actor, reason: str = "") -> PlannedVisit:
+    """MOV-01: cancel a planned visit; its deadlines stop and the buddy is told."""
+    with transaction.atomic():
+        visit = _own_plan(visit, actor)
+        visit.state = PlannedVisit.State.CANCELLED
+        visit.cancelled_at = clock.now()
+        visit.cancel_reason = (reason or "").strip()[:300]
+        visit.prompt_at = visit.no_show_at = None
+        visit.save()
+        subject, body, link = messages.visit_changed(visit, cancelled=True)
+        _tell_buddy(visit, subject, body, link, "visit_cancelled")
+        audit.record("visit.cancel", actor=actor, obj=visit,
+                     summary=f"{visit.worker.full_name} cancelled a visit planned for "
+                             f"{_fmt(visit.planned_start)}",
+                     after={"reason": visit.cancel_reason})
+    return visit
+
+
+def do_approve_exception(visit: PlannedVisit, *, actor, reason: str) -> PlannedVisit:
+    """PRE-04: a manager lets a high-risk visit go ahead as a lone visit, with a written
+    reason, audited. Who may is the permission registry's (``act`` on the plan)."""
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise SessionError("Write why this visit may go ahead alone (at least a sentence).",
+                           "reason")
+    if not perms.can(actor, perms.ACT, "planned_visit", visit):
+        raise PermissionDenied("Only the worker's manager approves an exception.")
+    with transaction.atomic():
+        locked = PlannedVisit.objects.select_for_update(of=("self",)).select_related(
+            "worker").get(pk=visit.pk)
+        if locked.state != PlannedVisit.State.PLANNED:
+            raise SessionConflict("Only a visit still planned can be given an exception.")
+        locked.exception_reason, locked.exception_by = reason[:2000], actor
+        locked.exception_at = clock.now()
+        locked.save(update_fields=["exception_reason", "exception_by", "exception_at"])
+        audit.record("visit.exception", actor=actor, obj=locked,
+                     summary=f"Exception approved: {locked.worker.full_name} may visit "
+                             f"{locked.address[:80]} alone",
+                     after={"reason": locked.exception_reason, "risk": locked.risk})
+    return locked
+
+
+def do_confirm_briefing(visit: PlannedVisit, *, actor) -> PlannedVisit:
+    """PRE-05: the worker read the briefing and has the team's emergency equipment."""
+    with transaction.atomic():
+        visit = _own_plan(visit, actor)
+        visit.briefed_at = clock.now()
+        visit.save(update_fields=["briefed_at"])
+        audit.record("visit.briefed", actor=actor, obj=visit,
+                     summary=f"{visit.worker.full_name} confirmed the briefing and the "
+                             "emergency equipment",
+                     after={"equipment": visit.worker.team.equipment
+                            if visit.worker.team_id else []})
+    return visit
+
+
+def do_start_planned(visit: PlannedVisit, *, actor, interval_seconds: int | None = None,
+                     cover_buddy: Person | None = None, lat=None, lon=None,
+                     accuracy_m=None) -> Session:
+    """MOV-01: one tap starts a planned visit; it becomes the session, with the plan's
+    place, person, times, travel, buddy and company."""
+    if getattr(actor, "person", None) is None or visit.worker_id != actor.person.pk:
+        raise PermissionDenied("Only the worker starts their own visit.")
+    now = clock.now()
+    end = max(visit.planned_end, now + (visit.planned_end - visit.planned_start))
+    return do_start_session(
+        visit.worker, actor=actor, kind=Session.Kind.VISIT, address=visit.address,
+        postcode=visit.postcode, service_user_ref=visit.service_user_ref,
+        nhs_number=visit.nhs_number, planned_start=min(now, visit.planned_start),
+        planned_end=end, travel_mode=visit.travel_mode, buddy=visit.buddy,
+        cover_buddy=cover_buddy,
+        interval_seconds=interval_seconds or settings.PLANNED_VISIT_INTERVAL_SECONDS,
+        lat=lat, lon=lon, accuracy_m=accuracy_m, venue=visit.venue,
+        companion=visit.companion, companion_name=visit.companion_name, planned=visit)
+
+
+def _tell_buddy(visit: PlannedVisit, subject: str, body: str, link: str, purpose: str):
+    notify.queue([visit.buddy], [Channel.IN_APP, Channel.PUSH], subject=subject, body=body,
+                 link=link, purpose=purpose, organisation_id=visit.worker.organisation_id,
+                 about=("planned_visit", visit.pk))
+
+
+def prompt_planned_visits(limit: int = 200) -> int:
+    """MOV-01: at a planned visit's start, not started, the worker is asked to start,
+    move or cancel it."""
+    now = clock.now()
+    with transaction.atomic():
+        ids = claim(PlannedVisit.objects.filter(prompt_at__lte=now,
+                                                state=PlannedVisit.State.PLANNED)
+                    .order_by("prompt_at"), limit=limit, update={"prompt_at": None})
+        for visit in PlannedVisit.objects.filter(pk__in=ids).select_related("worker"):
+            subject, body, link = messages.visit_not_started(visit)
+            notify.queue([visit.worker], [Channel.PUSH, Channel.IN_APP], subject=subject,
+                         body=body, link=link, purpose="visit_not_started",
+                         organisation_id=visit.worker.organisation_id,
+                         about=("planned_visit", visit.pk))
+    return len(ids)
+
+
+def tell_buddies_of_no_shows(limit: int = 200) -> int:
+    """MOV-01 (000 §13: "failing to attend a visit … within an agreed time"): a planned
+    visit not started by start + grace tells the buddy, once, and is marked missed."""
+    now = clock.now()
+    with transaction.atomic():
+        ids = claim(PlannedVisit.objects.filter(no_show_at__lte=now,
+                                                state=PlannedVisit.State.PLANNED)
+                    .order_by("no_show_at"), limit=limit,
+                    update={"no_show_at": None, "prompt_at": None,
+                            "state": PlannedVisit.State.MISSED})
+        for visit in PlannedVisit.objects.filter(pk__in=ids).select_related("worker",
+                                                                            "buddy"):
+            subject, body, link = messages.no_show(visit)
+            notify.queue([visit.buddy], [Channel.IN_APP, Channel.PUSH, Channel.SMS],
+                         subject=subject, body=body, link=link, purpose="visit_no_show",
+                         organisation_id=visit.worker.organisation_id,
+                         about=("planned_visit", visit.pk))
+            audit.record("visit.no_show", actor=None, obj=visit,
+                         summary=f"{visit.worker.full_name} did not start a visit planned "
+                                 f"for {_fmt(visit.planned_start)}: "
+                                 f"{visit.buddy.full_name} told",
+                         after={"buddy": visit.buddy.username})
+    return len(ids)
+
+
+# --- during the visit (PRE-06) --------------------------------------------------------
+
+
+def do_flag(session: Session, *, actor, signs: list[str], lat=None, lon=None,
+            accuracy_m=None) -> list[Flag]:
+    """PRE-06: warning signs noted during a visit, with the time, and where on the
+    timeline (kept while the session runs, MOV-05)."""
+    signs = list(dict.fromkeys(signs or []))
+    if not signs:
+        raise SessionError("Choose at least one warning sign.", "signs")
+    unknown = [s for s in signs if s not in Flag.Sign.values]
+    if unknown:
+        raise SessionError(f"signs must be among {', '.join(Flag.Sign.values)}.", "signs")
+    with transaction.atomic():
+        session = _own_session(session, actor)
+        now = clock.now()
+        here = location(session.worker, lat, lon, accuracy_m)
+        flags = [Flag.objects.create(session=session, sign=s, at=now) for s in signs]
+        names = ", ".join(f.get_sign_display().lower() for f in flags)
+        timeline.append(session, at=now, actor=actor, kind=SessionEvent.Kind.FLAG,
+                        summary=f"Warning signs: {names}", here=here,
+                        data={"signs": signs})
+        audit.record("session.flag", actor=actor, obj=session,
+                     summary=f"{session.worker.full_name} noted warning signs: {names}",
+                     after={"signs": signs})
+    return flags
+
+
+def do_withdraw(session: Session, *, actor, lat=None, lon=None,
+                accuracy_m=None) -> Session:
+    """PRE-06: "withdrawing now": the buddy is told, the next check-in is due sooner, and
+    once the worker is safe (the session ends) they are asked to report the incident;
+    the prompt and the facts are kept for the incident form."""
+    with transaction.atomic():
+        session = _own_session(session, actor)
+        if session.withdrew_at is not None:
+            raise SessionConflict("You have already said you are withdrawing. Check in "
+                                  "when you are safe.")
+        now = clock.now()
+        here = location(session.worker, lat, lon, accuracy_m)
+        session.withdrew_at = now
+        due = now + timedelta(seconds=min(settings.WITHDRAW_CHECKIN_SECONDS,
+                                          session.interval_seconds))
+        fields = ["withdrew_at"]
+        if session.state == Session.State.ACTIVE and session.due_at > due:
+            _schedule(session, now, due)
+            fields += ["due_at", "remind_at"]
+        session.save(update_fields=fields)
+        timeline.append(session, at=now, actor=actor, kind=SessionEvent.Kind.WITHDRAWING,
+                        summary=f"Withdrawing now; next check-in due by {_fmt(session.due_at)}",
+                        here=here)
+        IncidentPrompt.objects.create(
+            session=session, worker=session.worker, withdrew_at=now,
+            facts={"address": session.address, "postcode": session.postcode,
+                   "signs": list(session.flags.values_list("sign", flat=True)),
+                   "started_at": session.started_at.isoformat(),
+                   "withdrew_at": now.isoformat()})
+        subject, body, link = messages.withdrawing(session)
+        notify.queue([session.watching_buddy], [Channel.IN_APP, Channel.PUSH, Channel.SMS],
+                     subject=subject, body=body, link=link, purpose="withdrawing",
+                     organisation_id=session.worker.organisation_id,
+                     about=("session", session.pk))
+        audit.record("session.withdraw", actor=actor, obj=session,
+                     summary=f"{session.worker.full_name} is withdrawing from "
+                             f"{session.address[:80]}", after={"due_at": session.due_at})
+    return session

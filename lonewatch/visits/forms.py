@@ -1,11 +1,12 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.visits.actions import SessionError
-from lonewatch.visits.models import Session
+from lonewatch.visits.models import Companion, Session, Venue
 
 DURATIONS = [(m, label) for m, label in (
     (30, "30 minutes"), (60, "1 hour"), (90, "1 hour 30 minutes"), (120, "2 hours"),
@@ -82,6 +83,72 @@ class PinForm(forms.Form):
                                            "required": "Enter a PIN of 4 to 8 digits."})
 
 
+
+
+class PlanForm(forms.Form):
+    """MOV-01: a visit planned ahead, on the page."""
+
+    address = forms.CharField(label="Where is the visit?", max_length=300,
+                              error_messages={"required": "Enter the address of the visit."})
+    postcode = forms.CharField(label="Postcode", max_length=10, required=False)
+    nhs_number = forms.CharField(label="NHS number of the person you visit (optional)",
+                                 max_length=20, required=False)
+    service_user_ref = forms.CharField(label="Or their local reference (optional)",
+                                       max_length=60, required=False)
+    day = forms.DateField(label="Day", widget=forms.DateInput(attrs={"type": "date"}),
+                          error_messages={"required": "Enter the day of the visit.",
+                                          "invalid": "Enter a real date."})
+    start = forms.TimeField(label="Start time", widget=forms.TimeInput(attrs={"type": "time"}),
+                            error_messages={"required": "Enter when the visit starts.",
+                                            "invalid": "Enter a time such as 14:30."})
+    duration = forms.TypedChoiceField(label="How long will it take?", choices=DURATIONS,
+                                      coerce=int, initial=60)
+    travel_mode = forms.ChoiceField(label="How are you travelling?",
+                                    choices=Session.Travel.choices, initial=Session.Travel.CAR)
+    venue = forms.ChoiceField(label="Where will you meet?", choices=Venue.choices,
+                              initial=Venue.HOME, widget=forms.RadioSelect)
+    companion = forms.ChoiceField(label="Is anyone going with you?",
+                                  choices=[("", "No, I am going alone")] + Companion.choices,
+                                  required=False)
+    companion_name = forms.CharField(label="Their name, or the police reference",
+                                     max_length=200, required=False)
+
+    def visit_values(self) -> dict:
+        data = self.cleaned_data
+        start = timezone.make_aware(datetime.combine(data["day"], data["start"]))
+        return {"address": data["address"], "postcode": data["postcode"],
+                "nhs_number": data["nhs_number"], "service_user_ref": data["service_user_ref"],
+                "planned_start": start,
+                "planned_end": start + timedelta(minutes=data["duration"]),
+                "travel_mode": data["travel_mode"], "venue": data["venue"],
+                "companion": data["companion"], "companion_name": data["companion_name"]}
+
+
+class MoveForm(forms.Form):
+    day = forms.DateField(label="New day", widget=forms.DateInput(attrs={"type": "date"}),
+                          error_messages={"required": "Enter the new day.",
+                                          "invalid": "Enter a real date."})
+    start = forms.TimeField(label="New start time",
+                            widget=forms.TimeInput(attrs={"type": "time"}),
+                            error_messages={"required": "Enter the new start time.",
+                                            "invalid": "Enter a time such as 14:30."})
+    venue = forms.ChoiceField(label="Where will you meet?", choices=Venue.choices,
+                              widget=forms.RadioSelect)
+    address = forms.CharField(label="Address (change it for a neutral or secure place)",
+                              max_length=300,
+                              error_messages={"required": "Enter the address of the visit."})
+
+    def move_values(self) -> dict:
+        data = self.cleaned_data
+        start = timezone.make_aware(datetime.combine(data["day"], data["start"]))
+        return {"planned_start": start, "venue": data["venue"], "address": data["address"]}
+
+
+class ExceptionForm(forms.Form):
+    reason = forms.CharField(label="Why may this visit go ahead alone?", max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 3}),
+                             error_messages={"required": "Write why this visit may go ahead "
+                                                         "alone."})
 
 
 def read_coordinate(value):

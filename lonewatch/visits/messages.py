@@ -54,3 +54,46 @@ def fitness_review_due(worker) -> tuple[str, str, str]:
         "it: review it and lift it or set a new review date.",
         link("person", worker.pk),
     )
+
+
+def _when(visit) -> str:
+    return f"{visit.planned_start:%a %d %b} at {hhmm(visit.planned_start)}"
+
+
+def visit_changed(visit, *, cancelled: bool, before=None) -> tuple[str, str, str]:
+    """MOV-01: the buddy hears of a planned visit cancelled or moved."""
+    worker = visit.worker.full_name
+    if cancelled:
+        return (f"{worker} cancelled a visit",
+                f"{worker} cancelled the visit to {visit.address} planned for "
+                f"{_when(visit)}. You no longer need to watch for it.", link("buddy"))
+    was = f" (was {before:%a %d %b} at {hhmm(before)})" if before else ""
+    return (f"{worker} moved a visit",
+            f"{worker}'s visit to {visit.address} is now planned for {_when(visit)}{was}.",
+            link("buddy"))
+
+
+def visit_not_started(visit) -> tuple[str, str, str]:
+    """MOV-01: at a planned visit's start, not started, the worker is asked."""
+    return ("Your planned visit has not started",
+            f"Your visit to {visit.address} was planned to start at "
+            f"{hhmm(visit.planned_start)}. Start it, move it or cancel it. If you do not, "
+            f"your buddy will be told at {hhmm(visit.no_show_at)}.", link("my_day"))
+
+
+def no_show(visit) -> tuple[str, str, str]:
+    """MOV-01 (000 §13): a planned visit never started: the buddy is told."""
+    worker = visit.worker.full_name
+    return (f"{worker} has not started a planned visit",
+            f"{worker} planned to visit {visit.address} at {hhmm(visit.planned_start)} and "
+            "has not started it, moved it or cancelled it. Contact them now; if you cannot "
+            "reach them, follow your escalation procedure.", link("buddy"))
+
+
+def withdrawing(session) -> tuple[str, str, str]:
+    """PRE-06: the worker is withdrawing from a visit now."""
+    worker = session.worker.full_name
+    return (f"{worker} is withdrawing from a visit",
+            f"{worker} is withdrawing now from {session.address}. Their next check-in is "
+            f"due at {hhmm(session.due_at)}; you will be told at once if they miss it.",
+            link("buddy"))

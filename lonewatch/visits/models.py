@@ -1,10 +1,28 @@
 """Lone-working sessions and their timeline (MOV-01, MOV-02, MOV-05)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from lonewatch.core.models import Position, TimelineLine
 from lonewatch.org.models import Person
+
+
+class Venue(models.TextChoices):
+    """PRE-04: where a visit happens. A high-risk visit may go ahead alone at a neutral
+    or secure place."""
+
+    HOME = "home", "At the person's home or the address given"
+    NEUTRAL = "neutral", "A neutral location"
+    SECURE = "secure", "A secure location (a clinic or a base)"
+
+
+class Companion(models.TextChoices):
+    """PRE-04: who goes along on a visit that must not be made alone."""
+
+    COLLEAGUE = "colleague", "A colleague"
+    SECURITY = "security", "A security officer"
+    POLICE = "police", "The police"
 
 
 class Session(models.Model):
@@ -57,6 +75,14 @@ class Session(models.Model):
     last_lon = models.FloatField(null=True, blank=True)
     last_accuracy_m = models.FloatField(null=True, blank=True)
     last_location_at = models.DateTimeField(null=True, blank=True)
+    # PRE-04: who the visit is to, where, and who goes along.
+    nhs_number = models.CharField(max_length=10, blank=True)
+    venue = models.CharField(max_length=10, choices=Venue.choices, default=Venue.HOME)
+    companion = models.CharField(max_length=10, choices=Companion.choices, blank=True)
+    companion_name = models.CharField(max_length=200, blank=True)
+    risk = models.CharField(max_length=4, default="low")  # low or high, at the start
+    # PRE-06: when the worker said they were withdrawing.
+    withdrew_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -110,6 +136,8 @@ class SessionEvent(TimelineLine):
         WATCHDOG = "watchdog", "Watchdog"
         LOCATION = "location", "Location"
         PIN_FAILED = "pin_failed", "Wrong check-out PIN"
+        FLAG = "flag", "Warning sign"
+        WITHDRAWING = "withdrawing", "Withdrawing now"
         POSITIONS_PURGED = "positions_purged", "Locations deleted"
 
     # Lines about messages (to the worker or to others): see ``visits.access.timeline``.
@@ -139,3 +167,108 @@ class SessionPosition(Position):
 
     event = models.OneToOneField(SessionEvent, primary_key=True, on_delete=models.CASCADE,
                                  related_name="position")
+
+
+class PlannedVisit(models.Model):
+    """MOV-01: a visit a worker plans ahead. Starting it makes the session. A visit not
+    started by its planned start prompts the worker; not started by the team's grace
+    after it, it tells the buddy (a no-show). Both are stored deadlines the worker scans."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        STARTED = "started", "Started"
+        CANCELLED = "cancelled", "Cancelled"
+        MISSED = "missed", "Not started: buddy told"
+
+    worker = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="planned_visits")
+    buddy = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    address = models.CharField(max_length=300)
+    postcode = models.CharField(max_length=10, blank=True)
+    service_user_ref = models.CharField(max_length=60, blank=True)
+    nhs_number = models.CharField(max_length=10, blank=True)
+    planned_start = models.DateTimeField()
+    planned_end = models.DateTimeField()
+    travel_mode = models.CharField(max_length=20, choices=Session.Travel.choices,
+                                   default=Session.Travel.CAR)
+    venue = models.CharField(max_length=10, choices=Venue.choices, default=Venue.HOME)
+    companion = models.CharField(max_length=10, choices=Companion.choices, blank=True)
+    companion_name = models.CharField(max_length=200, blank=True)
+    risk = models.CharField(max_length=4, default="low")  # at planning or the last move
+    # PRE-04: a manager's exception letting a high-risk visit go ahead alone.
+    exception_reason = models.TextField(blank=True)
+    exception_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    exception_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
+    session = models.OneToOneField(Session, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="planned_visit")
+    created_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    # PRE-05: when the worker confirmed the briefing and the emergency equipment.
+    briefed_at = models.DateTimeField(null=True, blank=True)
+    # Deadlines, each cleared when done: prompt the worker, then tell the buddy.
+    prompt_at = models.DateTimeField(null=True, blank=True)
+    no_show_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["planned_start", "id"]
+        indexes = [
+            models.Index(fields=["prompt_at"], name="visit_prompt_idx",
+                         condition=Q(prompt_at__isnull=False)),
+            models.Index(fields=["no_show_at"], name="visit_no_show_idx",
+                         condition=Q(no_show_at__isnull=False)),
+            models.Index(fields=["worker", "planned_start"], name="visit_worker_start_idx"),
+            models.Index(fields=["buddy", "planned_start"], name="visit_buddy_start_idx"),
+        ]
+
+    def __str__(self):
+        return f"Visit by {self.worker} at {self.address}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.PLANNED
+
+
+class Flag(models.Model):
+    """PRE-06: a warning sign the worker noted during a visit, when. Where is on the
+    session's timeline, kept only while the session runs (MOV-05)."""
+
+    class Sign(models.TextChoices):
+        ALCOHOL = "alcohol", "Alcohol"
+        DRUGS = "drugs", "Drugs"
+        CONFUSION = "confusion", "Confusion"
+        AGGRESSION = "aggression", "Aggression"
+        ANIMALS = "animals", "Animals"
+        OTHERS_PRESENT = "others_present", "Others present"
+        WEAPON = "weapon", "Weapon seen"
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="flags")
+    sign = models.CharField(max_length=20, choices=Sign.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return self.get_sign_display()
+
+
+class IncidentPrompt(models.Model):
+    """PRE-06: after "withdrawing now", once the worker is safe (their next check-in or
+    the end of the session), they are asked to report the incident. The incident form
+    comes later; the prompt and the facts are kept for it."""
+
+    session = models.OneToOneField(Session, on_delete=models.PROTECT,
+                                   related_name="incident_prompt")
+    worker = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    withdrew_at = models.DateTimeField()
+    facts = models.JSONField(default=dict)  # place, warning signs, times
+    safe_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-withdrew_at"]
+
+    def __str__(self):
+        return f"Incident report asked of {self.worker}"

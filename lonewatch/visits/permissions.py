@@ -4,6 +4,7 @@ the session they watch (BUD-01, ORG-03)."""
 from django.db.models import Q
 
 from lonewatch.core.permissions import (
+    ACT,
     CHANGE,
     VIEW,
     Paths,
@@ -17,7 +18,7 @@ from lonewatch.core.permissions import (
 )
 from lonewatch.org.permissions import CONTACT, LINE_REPORT, NEXT_OF_KIN, PERSON
 from lonewatch.org.roles import Role
-from lonewatch.visits.models import Session
+from lonewatch.visits.models import PlannedVisit, Session
 
 # A lone-working session and its timeline.
 SESSION = declare_kind("session", actions=(VIEW, CHANGE))
@@ -71,3 +72,29 @@ grant_relation(WATCHING_BUDDY, PERSON, VIEW)
 grant_relation(WATCHING_BUDDY, CONTACT, VIEW)
 grant_relation(WATCHING_BUDDY, NEXT_OF_KIN, VIEW)
 grant_relation(WATCHING_BUDDY, SESSION, VIEW)
+
+
+# MOV-01: the day's plan. The worker keeps their own; their buddy and line managers see
+# it; a manager approves an exception for a high-risk visit alone (``act``: never their
+# own, PRE-04).
+PLANNED_VISIT = declare_kind("planned_visit", actions=(VIEW, CHANGE, ACT))
+
+declare_record(
+    PlannedVisit, kind=PLANNED_VISIT,
+    reach=lambda v: Reach(v.worker_id, v.worker.team_id, v.worker.directorate_id,
+                          v.worker.organisation_id),
+    paths=Paths(organisation="worker__organisation_id",
+                directorate="worker__team__directorate_id", team="worker__team_id",
+                person="worker_id", worker="worker__"))
+
+grant({Role.LINE_MANAGER, Role.SENIOR_MANAGER}, PLANNED_VISIT, VIEW, ACT)
+grant_self(PLANNED_VISIT, VIEW, CHANGE)
+grant_relation(LINE_REPORT, PLANNED_VISIT, VIEW, ACT)
+
+PLAN_BUDDY = "plan_buddy"
+declare_relation(PLAN_BUDDY,
+                 holds=lambda user, person, worker_id, obj:
+                 isinstance(obj, PlannedVisit) and obj.buddy_id == person.pk,
+                 where=lambda user, person, record, need: Q(buddy_id=person.pk),
+                 per_worker=False)
+grant_relation(PLAN_BUDDY, PLANNED_VISIT, VIEW)

@@ -1,5 +1,6 @@
 from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
+from lonewatch.markers.permissions import MARKER
 from lonewatch.org.permissions import AUDIT, PERSON, TEAM
 from lonewatch.org.roles import Role
 from lonewatch.recordings.permissions import REVIEW
@@ -28,9 +29,12 @@ def navigation(request):
             items.append(("people", "People"))
         if perms.can_anywhere(user, perms.VIEW, TEAM):
             items.append(("teams", "Teams"))
+        if perms.can_anywhere(user, perms.VIEW, MARKER):
+            items.append(("markers", "Risk register"))
         if perms.can_anywhere(user, perms.VIEW, REVIEW):
             items.append(("review_queue", "Reviews"))
         if perms.can_anywhere(user, perms.VIEW, AUDIT):
             items.append(("audit", "Audit trail"))
         items.append(("profile", "My profile"))
-    return {"nav_items": items, "me": person}
+    lone_worker = person is not None and Role.LONE_WORKER in perms.roles_of(user)
+    return {"nav_items": items, "me": person, "lone_worker": lone_worker}

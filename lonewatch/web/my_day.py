@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lonewatch import clock
@@ -13,6 +14,7 @@ from lonewatch.alarms.audio import MEMO_SECONDS, RECORD_SECONDS
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import permissions as perms
 from lonewatch.escalation.models import Escalation
+from lonewatch.markers import access as markers
 from lonewatch.notify.models import Delivery
 from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
@@ -21,7 +23,7 @@ from lonewatch.visits import actions
 from lonewatch.visits.access import access_session, timeline
 from lonewatch.visits.actions import SessionError
 from lonewatch.visits.forms import EndForm, ExtendForm, StartForm, read_coordinate
-from lonewatch.visits.models import Session
+from lonewatch.visits.models import Flag, IncidentPrompt, PlannedVisit, Session
 
 
 def _open_session(person):
@@ -38,6 +40,9 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
     me = access_me(request.user)
     session = _open_session(me)
     context = {"me": me, "session": session, "now": clock.now()}
+    context["plan"] = _plan(me, context["now"])
+    context["incident_prompts"] = IncidentPrompt.objects.filter(
+        worker=me, safe_at__isnull=False, reported_at__isnull=True)[:3]
     if session is None:
         context["form"] = start_form or StartForm(
             initial={"vehicle": me.vehicle_description}, covers=_covers(me))
@@ -49,6 +54,9 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
         context["end_form"] = end_form or EndForm()
         context["escalation"] = session.escalations.exclude(
             state=Escalation.State.RESOLVED).first()
+        context["markers"] = markers.for_session(request.user, session)
+        context["signs"] = Flag.Sign.choices
+        context["flagged"] = session.flags.exists()
     context["inbox"] = Delivery.objects.filter(recipient=me, channel="in_app").order_by(
         "-created_at")[:5]
     # A red alert the worker can still cancel (MOV-04: a duress PIN answers alike).
@@ -59,6 +67,17 @@ def my_day(request, start_form=None, extend_form=None, end_form=None, status=200
     context.update(_live_alarm(me, context["now"]))
     context["memo_seconds"] = MEMO_SECONDS
     return render(request, "visits/my_day.html", context, status=status)
+
+
+def _plan(me, now):
+    """MOV-01: today's planned visits and the coming days', soonest first; today's missed
+    ones stay in the list, saying so."""
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (PlannedVisit.objects.filter(worker=me, planned_end__gte=today,
+                                        state__in=[PlannedVisit.State.PLANNED,
+                                                   PlannedVisit.State.MISSED])
+            .filter(planned_start__lt=today + timedelta(days=8))
+            .order_by("planned_start")[:30])
 
 
 def _live_alarm(me, now) -> dict:

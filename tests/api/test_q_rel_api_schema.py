@@ -91,6 +91,9 @@ RECORDS_REFUSE = [
     (400, r"Give a review date in the future"),
     (400, r"Give the (nature|source) of the risk|Give practical advice"),  # blank after trim
     (400, r"Say (which organisation|the role of the person) it was shared with"),
+    # PRE-01: a FHIR bundle's Flags are checked as FHIR (fhir.resources) and by the
+    # register's rules; the schema states the bundle's outline only.
+    (400, r"^The bundle was not imported, nothing was added\."),
     (415, r"The first chunk does not look like"),
     (415, r"This recording is audio/\S+; send the same type"),
 ]
@@ -349,3 +352,27 @@ def test_q_rel_the_schema_states_the_configured_check_in_interval(client, trust,
     assert response.status_code == 400
     assert "Check in at least every 10 minutes" in response.json()["detail"]
     assert not Session.objects.exists()
+
+
+def test_q_rel_each_schema_name_means_one_shape():
+    """The schema names each request and answer body once: two API modules with a class
+    of the same name would share one entry, and one of them would be described wrongly
+    (an alarm's audio received was once described as a kept recording)."""
+    import inspect
+
+    from ninja import Schema
+
+    from lonewatch.api import urls  # noqa: F401 - every router, loaded
+
+    seen: dict[str, str] = {}
+    clashes = []
+    for module in ("alarms", "escalations", "markers", "people", "policies", "recordings",
+                   "schemas", "sessions", "visits"):
+        loaded = __import__(f"lonewatch.api.{module}", fromlist=["_"])
+        for name, value in vars(loaded).items():
+            if inspect.isclass(value) and issubclass(value, Schema) and \
+                    value.__module__ == loaded.__name__:
+                if name in seen:
+                    clashes.append(f"{name} in {seen[name]} and {module}")
+                seen[name] = module
+    assert not clashes

@@ -26,6 +26,7 @@ from lonewatch.org.actions import do_add_absence, do_add_next_of_kin
 from lonewatch.org.models import Organisation, Person, RoleMembership
 from lonewatch.org.roles import Role, Scope
 from lonewatch.recordings import actions as recordings
+from lonewatch.visits import actions as plans
 from tests.conftest import login
 
 # Routes anyone may call without signing in, each for a reason of its own.
@@ -125,7 +126,12 @@ def records(trust, start_session, at, settings):
                                    nature="Air rifle", advice="Ask", source="Police",
                                    review_on=clock.now().date() + timedelta(days=30),
                                    nhs_number="9434765919")
+    visit = plans.do_plan_visit(nina, actor=nina.user, address="3 Low Road",
+                                postcode="PE13 1AB", planned_start=clock.now(),
+                                planned_end=clock.now() + timedelta(hours=1),
+                                buddy=trust.people["ben"])[0]
     return {"person_id": nina.pk, "team_id": trust.north.pk, "session_id": session.pk,
+            "visit_id": visit.pk,
             "escalation_id": session.escalations.get().pk, "alarm_id": alarm.pk,
             "absence_id": absence.pk, "kin_id": kin.pk, "token_id": token.pk,
             "hold_id": hold.pk, "letter_id": letter.pk, "access_id": police.pk, "sar_id": sar.pk,

@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 
 from lonewatch import clock
+from lonewatch.core import places as matching
 from lonewatch.core.models import AuditEvent
-from lonewatch.markers import actions, matching
+from lonewatch.markers import actions
 from lonewatch.markers.models import Marker
 from tests.conftest import bearer, post
 
@@ -97,7 +98,7 @@ def test_pre_01_a_marker_past_its_review_date_is_shown_as_expired(trust, time_ma
 
 
 def test_pre_01_the_api_register_is_the_security_managers_and_every_read_is_audited(
-        trust, client):
+        trust, client, nina_ready):
     leslie, nina = bearer(trust.people["leslie"]), bearer(trust.people["nina"])
     body = {"category": "weapons", "nature": "Air rifle kept in the hall",
             "advice": "Ask for it to be put away before you go in", "source": "Police",
@@ -114,8 +115,22 @@ def test_pre_01_the_api_register_is_the_security_managers_and_every_read_is_audi
     checked = Client().get("/api/v1/visits/precheck",
                            {"postcode": "PE13 1AB", "address": "14 Mill Lane"}, headers=nina)
     assert checked.status_code == 200, checked.content
-    assert checked.json()["risk"] == "high" and checked.json()["markers"][0]["advice"]
+    # Nina has no visit there: she learns the risk and its category, not the marker.
+    assert checked.json()["risk"] == "high" and checked.json()["markers"] == []
+    assert checked.json()["reasons"] == [
+        "Weapons: plan the visit to read this marker and its advice"]
     assert reads.count() == 2 and reads.last().actor == trust.people["nina"].user
+    start = clock.now() + timedelta(hours=2)
+    planned = post(client, "/api/v1/visits", nina, {
+        "address": "14, Mill Lane", "postcode": "PE131AB", "buddy_id": trust.people["ben"].pk,
+        "planned_start": start.isoformat(),
+        "planned_end": (start + timedelta(hours=1)).isoformat()})
+    assert planned.status_code == 201, planned.content
+    assert planned.json()["risk"] == "high"
+    assert planned.json()["precheck"]["markers"][0]["advice"].startswith("Ask for it")
+    checked = Client().get("/api/v1/visits/precheck",
+                           {"postcode": "PE13 1AB", "address": "14 Mill Lane"}, headers=nina)
+    assert checked.json()["markers"][0]["nature"] == "Air rifle kept in the hall"
     assert Client().get("/api/v1/visits/precheck", {"postcode": "nonsense"},
                         headers=nina).status_code == 400
 

@@ -1,5 +1,5 @@
-"""Who and where a marker is about, written one way, so that the same person or place
-typed differently is found (PRE-01, PRE-04).
+"""Who and where, written one way, so that the same person or place typed differently
+is found: a risk marker and a visit are matched on these (PRE-01, PRE-04).
 
 - An NHS number is ten digits with a valid check digit (the ``nhs-number`` package);
   spaces and dashes are dropped.

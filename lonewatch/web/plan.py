@@ -1,0 +1,210 @@
+"""The day's plan on the phone: planning a visit, its briefing, starting it in one tap,
+moving and cancelling it, a manager's exception; and during a visit, warning signs and
+"withdrawing now" (MOV-01, PRE-04, PRE-05, PRE-06)."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from lonewatch import clock
+from lonewatch.core import permissions as perms
+from lonewatch.escalation.models import Target
+from lonewatch.escalation.policy import steps_for
+from lonewatch.markers import access as markers
+from lonewatch.markers import actions as marker_actions
+from lonewatch.org.access import access_me
+from lonewatch.org.people import line_managers, role_holders
+from lonewatch.org.roles import Role
+from lonewatch.visits import actions
+from lonewatch.visits.access import access_planned_visit, access_session, place_notes
+from lonewatch.visits.actions import SessionError
+from lonewatch.visits.forms import ExceptionForm, MoveForm, PlanForm, read_coordinate
+from lonewatch.visits.models import PlannedVisit
+
+
+def landing(request):
+    """After sign-in a lone worker lands on My day; everyone else on the home page."""
+    if Role.LONE_WORKER in perms.roles_of(request.user):
+        return redirect("my_day")
+    return redirect("home")
+
+
+def plan_new(request):
+    me = access_me(request.user)
+    form = PlanForm(request.POST or None, initial={"day": clock.now().date()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit, risk = actions.do_plan_visit(me, actor=request.user, buddy=me.buddy,
+                                                **form.visit_values())
+        except SessionError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            messages.success(request, "Visit planned. It is high risk: read the briefing."
+                             if risk.high else "Visit planned.")
+            return redirect("visit", visit.pk)
+    return render(request, "visits/plan_new.html", {"form": form, "me": me},
+                  status=400 if form.errors else 200)
+
+
+def _contacts(visit: PlannedVisit) -> list[tuple[str, str, list]]:
+    """PRE-05: who is told if the worker misses a check-in, step by step."""
+    worker = visit.worker
+    people = {Target.WORKER: [worker], Target.BUDDY: [visit.buddy],
+              Target.LINE_MANAGER: line_managers(worker),
+              Target.SENIOR_MANAGER: role_holders(Role.SENIOR_MANAGER, worker),
+              Target.ALARM_CENTRE: [],
+              Target.POLICE_ADVICE: line_managers(worker)}
+    return [(step.when, Target(step.target).label, people.get(step.target, []))
+            for step in steps_for(worker.team) if step.target != Target.WORKER]
+
+
+def visit(request, visit_id, move_form=None, exception_form=None, status=200):
+    """PRE-05: the briefing: the markers and their advice, the last visits' safety notes,
+    the team's emergency equipment to confirm, the buddy and the escalation contacts;
+    and what can be done with the visit."""
+    visit = access_planned_visit(request.user, visit_id)
+    me = access_me(request.user)
+    mine = visit.worker_id == me.pk
+    check = markers.precheck_for(request.user, nhs_number=visit.nhs_number,
+                                 local_id=visit.service_user_ref, postcode=visit.postcode,
+                                 address=visit.address)
+    team = visit.worker.team
+    context = {
+        "visit": visit, "me": me, "mine": mine, "check": check,
+        "notes": place_notes(me.organisation_id, visit.postcode, visit.address),
+        "equipment": team.equipment if team else [],
+        "contacts": _contacts(visit),
+        "can_except": visit.risk == "high" and visit.exception_at is None and
+        visit.is_open and perms.can(request.user, perms.ACT, "planned_visit", visit),
+        "move_form": move_form or MoveForm(initial={
+            "day": visit.planned_start.date(), "venue": visit.venue, "address": visit.address,
+            "start": visit.planned_start.astimezone(clock.now().tzinfo).strftime("%H:%M")}),
+        "exception_form": exception_form or ExceptionForm(),
+        "today": timezone.localdate(clock.now()),
+    }
+    return render(request, "visits/visit.html", context, status=status)
+
+
+def _mine(request, visit_id) -> PlannedVisit:
+    return access_planned_visit(request.user, visit_id, action=perms.CHANGE)
+
+
+@require_POST
+def visit_start(request, visit_id):
+    planned = _mine(request, visit_id)
+    try:
+        actions.do_start_planned(planned, actor=request.user,
+                                 lat=read_coordinate(request.POST.get("lat")),
+                                 lon=read_coordinate(request.POST.get("lon")),
+                                 accuracy_m=read_coordinate(request.POST.get("accuracy")))
+    except SessionError as error:
+        messages.error(request, str(error))
+        return redirect("visit", planned.pk)
+    messages.success(request, "Visit started. Your buddy is watching.")
+    return redirect("my_day")
+
+
+@require_POST
+def visit_briefed(request, visit_id):
+    planned = _mine(request, visit_id)
+    try:
+        actions.do_confirm_briefing(planned, actor=request.user)
+    except SessionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Briefing confirmed.")
+    return redirect("visit", planned.pk)
+
+
+@require_POST
+def visit_cancel(request, visit_id):
+    planned = _mine(request, visit_id)
+    try:
+        actions.do_cancel_visit(planned, actor=request.user,
+                                reason=request.POST.get("reason", "")[:300])
+    except SessionError as error:
+        messages.error(request, str(error))
+        return redirect("visit", planned.pk)
+    messages.success(request, "Visit cancelled. Your buddy has been told.")
+    return redirect("my_day")
+
+
+@require_POST
+def visit_move(request, visit_id):
+    planned = _mine(request, visit_id)
+    form = MoveForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.do_move_visit(planned, actor=request.user, **form.move_values())
+        except SessionError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            messages.success(request, "Visit moved. Your buddy has been told.")
+            return redirect("visit", planned.pk)
+    return visit(request, visit_id, move_form=form, status=400)
+
+
+@require_POST
+def visit_exception(request, visit_id):
+    planned = access_planned_visit(request.user, visit_id, action=perms.ACT)
+    form = ExceptionForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.do_approve_exception(planned, actor=request.user,
+                                         reason=form.cleaned_data["reason"])
+        except SessionError as error:
+            form.add_error("reason", str(error))
+        else:
+            messages.success(request, "Exception approved. The worker may start the visit "
+                                      "alone; it is in the audit trail.")
+            return redirect("visit", planned.pk)
+    return visit(request, visit_id, exception_form=form, status=400)
+
+
+@require_POST
+def session_flag(request, session_id):
+    """PRE-06: one tap per warning sign."""
+    session = access_session(request.user, session_id, action=perms.CHANGE)
+    try:
+        actions.do_flag(session, actor=request.user, signs=request.POST.getlist("sign"),
+                        lat=read_coordinate(request.POST.get("lat")),
+                        lon=read_coordinate(request.POST.get("lon")),
+                        accuracy_m=read_coordinate(request.POST.get("accuracy")))
+    except SessionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Noted, with the time.")
+    return redirect("my_day")
+
+
+@require_POST
+def session_withdraw(request, session_id):
+    """PRE-06: "withdrawing now"."""
+    session = access_session(request.user, session_id, action=perms.CHANGE)
+    try:
+        session = actions.do_withdraw(session, actor=request.user,
+                                      lat=read_coordinate(request.POST.get("lat")),
+                                      lon=read_coordinate(request.POST.get("lon")),
+                                      accuracy_m=read_coordinate(request.POST.get("accuracy")))
+    except SessionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.warning(request, f"Your buddy has been told you are leaving. Get somewhere "
+                                  f"safe and check in by {session.due_at:%H:%M}.")
+    return redirect("my_day")
+
+
+@require_POST
+def session_propose(request, session_id):
+    """PRE-06: the visit's warning signs proposed as a new marker."""
+    session = access_session(request.user, session_id)
+    try:
+        marker_actions.do_propose_marker(session, actor=request.user,
+                                         note=request.POST.get("note", "")[:1000])
+    except marker_actions.MarkerError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Sent to the security manager to add to the risk "
+                                  "register. Thank you.")
+    return redirect("my_day")
