@@ -94,6 +94,13 @@ class MoveIn(Schema):
     venue: one_of(Venue) | None = None
 
 
+class CompanyIn(Schema):
+    companion: one_of(Companion, blank=True) = Field(
+        description="Who goes along; empty: nobody")
+    companion_name: str = Field("", max_length=200,
+                                description="Their name, or the police reference")
+
+
 class ExceptionIn(Schema):
     reason: str = Field(..., min_length=10, max_length=2000, pattern=r"\S",
                         description="Why this high-risk visit may go ahead alone")
@@ -203,6 +210,16 @@ def move_visit(request, visit_id: int, payload: MoveIn):
     visit = access_planned_visit(request.user, visit_id, action=perms.CHANGE)
     visit, _ = _guarded(actions.do_move_visit, visit, actor=request.user, **payload.dict())
     return _planned(visit, request.user)
+
+
+@router.post("/visits/{visit_id}/company",
+             response={200: PlannedOut, **refusals(400, 403, 404, 409)},
+             summary="Record who goes with the worker (PRE-04): a way out for a high-risk "
+                     "visit")
+def record_company(request, visit_id: int, payload: CompanyIn):
+    visit = access_planned_visit(request.user, visit_id, action=perms.CHANGE)
+    return _planned(_guarded(actions.do_record_company, visit, actor=request.user,
+                             **payload.dict()), request.user)
 
 
 @router.post("/visits/{visit_id}/exception",

@@ -870,6 +870,25 @@ def do_move_visit(visit: PlannedVisit, *, actor, planned_start: datetime | None 
     return visit, risk
 
 
+def do_record_company(visit: PlannedVisit, *, actor, companion: str,
+                      companion_name: str) -> PlannedVisit:
+    """PRE-04: who goes with the worker on a planned visit (a colleague, a security officer
+    or the police), or nobody: a way out for a high-risk visit."""
+    companion_name = (companion_name or "").strip()
+    _check_company(Venue.HOME, companion, companion_name)
+    with transaction.atomic():
+        visit = _own_plan(visit, actor)
+        before = {"companion": visit.companion, "companion_name": visit.companion_name}
+        visit.companion, visit.companion_name = companion, companion_name[:200]
+        visit.save(update_fields=["companion", "companion_name"])
+        audit.record("visit.company", actor=actor, obj=visit,
+                     summary=f"{visit.worker.full_name} recorded who goes on a visit: "
+                             f"{visit.get_companion_display() if companion else 'nobody'}",
+                     before=before, after={"companion": companion,
+                                           "companion_name": visit.companion_name})
+    return visit
+
+
 def do_cancel_visit(visit: PlannedVisit, *, actor, reason: str = "") -> PlannedVisit:
     """MOV-01: cancel a planned visit; its deadlines stop and the buddy is told."""
     with transaction.atomic():

@@ -144,6 +144,14 @@ class MoveForm(forms.Form):
         return {"planned_start": start, "venue": data["venue"], "address": data["address"]}
 
 
+class CompanyForm(forms.Form):
+    companion = forms.ChoiceField(label="Who goes with you?",
+                                  choices=[("", "Nobody: I am going alone")] + Companion.choices,
+                                  required=False)
+    companion_name = forms.CharField(label="Their name, or the police reference",
+                                     max_length=200, required=False)
+
+
 class ExceptionForm(forms.Form):
     reason = forms.CharField(label="Why may this visit go ahead alone?", max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 3}),

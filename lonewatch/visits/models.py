@@ -229,6 +229,13 @@ class PlannedVisit(models.Model):
     def is_open(self) -> bool:
         return self.state == self.State.PLANNED
 
+    @property
+    def may_go_alone(self) -> bool:
+        """PRE-04: low risk, or a way out recorded: company, a neutral or secure venue, or
+        a manager's exception. (Starting checks again, with the markers as they are.)"""
+        return self.risk != "high" or bool(self.companion) or self.venue != Venue.HOME or \
+            self.exception_at is not None
+
 
 class Flag(models.Model):
     """PRE-06: a warning sign the worker noted during a visit, when. Where is on the

@@ -8,11 +8,12 @@ from django.shortcuts import render
 
 from lonewatch import clock
 from lonewatch.alarms import actions, stream
-from lonewatch.alarms.access import access_console
+from lonewatch.alarms.access import access_alarm, access_console
 from lonewatch.alarms.models import Alarm, OperatorDuty
 from lonewatch.core import permissions as perms
 from lonewatch.core.sse import event_stream
 from lonewatch.escalation.models import Escalation
+from lonewatch.markers import access as markers
 from lonewatch.org.access import access_me
 from lonewatch.recordings.models import Recording
 from lonewatch.recordings.permissions import RECORDING
@@ -74,3 +75,12 @@ def console_fragment(request):
 def console_events(request):
     access_console(request)
     return event_stream(stream.events(request.user, request.headers.get("Last-Event-ID")))
+
+
+def alarm_markers(request, alarm_id):
+    """ALM-02, PRE-01: the risk markers at an open alarm's place, asked for by the
+    operator; each is an audited read."""
+    access_console(request)
+    alarm = access_alarm(request.user, alarm_id)
+    return render(request, "markers/_alarm_markers.html",
+                  {"alarm": alarm, "markers": markers.for_alarm(request.user, alarm)})

@@ -19,7 +19,13 @@ from lonewatch.org.roles import Role
 from lonewatch.visits import actions
 from lonewatch.visits.access import access_planned_visit, access_session, place_notes
 from lonewatch.visits.actions import SessionError
-from lonewatch.visits.forms import ExceptionForm, MoveForm, PlanForm, read_coordinate
+from lonewatch.visits.forms import (
+    CompanyForm,
+    ExceptionForm,
+    MoveForm,
+    PlanForm,
+    read_coordinate,
+)
 from lonewatch.visits.models import PlannedVisit
 
 
@@ -59,7 +65,8 @@ def _contacts(visit: PlannedVisit) -> list[tuple[str, str, list]]:
             for step in steps_for(worker.team) if step.target != Target.WORKER]
 
 
-def visit(request, visit_id, move_form=None, exception_form=None, status=200):
+def visit(request, visit_id, move_form=None, exception_form=None, company_form=None,
+          status=200):
     """PRE-05: the briefing: the markers and their advice, the last visits' safety notes,
     the team's emergency equipment to confirm, the buddy and the escalation contacts;
     and what can be done with the visit."""
@@ -81,6 +88,8 @@ def visit(request, visit_id, move_form=None, exception_form=None, status=200):
             "day": visit.planned_start.date(), "venue": visit.venue, "address": visit.address,
             "start": visit.planned_start.astimezone(clock.now().tzinfo).strftime("%H:%M")}),
         "exception_form": exception_form or ExceptionForm(),
+        "company_form": company_form or CompanyForm(initial={
+            "companion": visit.companion, "companion_name": visit.companion_name}),
         "today": timezone.localdate(clock.now()),
     }
     return render(request, "visits/visit.html", context, status=status)
@@ -143,6 +152,21 @@ def visit_move(request, visit_id):
             messages.success(request, "Visit moved. Your buddy has been told.")
             return redirect("visit", planned.pk)
     return visit(request, visit_id, move_form=form, status=400)
+
+
+@require_POST
+def visit_company(request, visit_id):
+    planned = _mine(request, visit_id)
+    form = CompanyForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.do_record_company(planned, actor=request.user, **form.cleaned_data)
+        except SessionError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            messages.success(request, "Saved: who goes with you.")
+            return redirect("visit", planned.pk)
+    return visit(request, visit_id, company_form=form, status=400)
 
 
 @require_POST

@@ -28,7 +28,15 @@ from lonewatch.notify.views import unproved
 from lonewatch.org import actions
 from lonewatch.org.access import access_me, access_person, access_team
 from lonewatch.org.models import Directorate, Person, Team
-from lonewatch.org.permissions import ABSENCE, AUDIT, CONTACT, FITNESS, NEXT_OF_KIN, SECOND_FACTOR
+from lonewatch.org.permissions import (
+    ABSENCE,
+    AUDIT,
+    CONTACT,
+    FITNESS,
+    NEXT_OF_KIN,
+    SECOND_FACTOR,
+    TEAM_PRACTICE,
+)
 from lonewatch.org.roles import PRIVILEGED_ROLES, Role, is_privileged
 from lonewatch.visits.models import Session
 from lonewatch.web.forms import AbsenceForm, ContactForm, FitnessForm, NextOfKinForm, TokenForm
@@ -193,14 +201,39 @@ def teams(request):
                                               "can_default_policy": _can_default_policy(request)})
 
 
-def team_detail(request, team_id):
+def team_detail(request, team_id, status=200):
     team = access_team(request.user, team_id)
     members = _people(request.user).filter(team=team).select_related("buddy").order_by(
         "full_name")
     return render(request, "web/team_detail.html", {
         "team": team, "members": members,
         "can_policy": perms.can(request.user, perms.VIEW, POLICY, team),
-        "can_default_policy": _can_default_policy(request)})
+        "can_default_policy": _can_default_policy(request),
+        "can_practice": perms.can(request.user, perms.CHANGE, TEAM_PRACTICE, team)},
+        status=status)
+
+
+@require_POST
+def team_practice(request, team_id):
+    """MOV-01, PRE-05: the line manager keeps the team's no-show grace and its emergency
+    equipment list."""
+    team = access_team(request.user, team_id)
+    if not perms.can(request.user, perms.CHANGE, TEAM_PRACTICE, team):
+        raise PermissionDenied("Only the team's line manager changes how it works alone.")
+    try:
+        minutes = int(request.POST.get("no_show_grace_minutes", ""))
+    except ValueError:
+        messages.error(request, "Enter the grace in whole minutes, such as 15.")
+        return team_detail(request, team_id, status=400)
+    try:
+        actions.do_set_team_practice(team, actor=request.user, no_show_grace_minutes=minutes,
+                                     emergency_equipment=request.POST.get(
+                                         "emergency_equipment", "")[:7000])
+    except actions.PracticeError as error:
+        messages.error(request, str(error))
+        return team_detail(request, team_id, status=400)
+    messages.success(request, "Saved.")
+    return redirect("team", team.pk)
 
 
 def _can_default_policy(request) -> bool:

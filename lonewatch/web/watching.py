@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.alarms.models import Alarm
@@ -21,7 +22,7 @@ from lonewatch.notify.views import unproved
 from lonewatch.org.access import access_me
 from lonewatch.org.models import Person
 from lonewatch.org.roles import Role
-from lonewatch.visits.models import Session
+from lonewatch.visits.models import PlannedVisit, Session
 from lonewatch.visits.permissions import SESSION
 
 BOARD_STREAM_SECONDS = 300
@@ -44,7 +45,19 @@ def buddy(request):
         alerts.setdefault(alarm.worker_id, []).append(alarm)
     for session in watching:
         session.alerts = alerts.get(session.worker_id, [])
-    return render(request, "visits/buddy.html", {"sessions": watching, "now": now})
+    return render(request, "visits/buddy.html", {
+        "sessions": watching, "now": now, "plan_caption": "Visits planned by people you are "
+                                                          "buddy for",
+        "planned": upcoming_plans(request.user, now, buddy=me)})
+
+
+def upcoming_plans(user, now, **only):
+    """MOV-01: the planned visits ``user`` may see from today for a week, soonest first."""
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (perms.filter_visible(user, PlannedVisit.objects.filter(
+        planned_start__gte=today, planned_start__lt=today + timedelta(days=8), **only))
+        .exclude(worker=getattr(user, "person", None))
+        .select_related("worker").order_by("planned_start")[:100])
 
 
 def _board(request) -> dict:
@@ -99,7 +112,9 @@ def _check_board(request):
 
 def board(request):
     _check_board(request)
-    return render(request, "visits/board.html", _board(request))
+    return render(request, "visits/board.html", _board(request) | {
+        "planned": upcoming_plans(request.user, clock.now()),
+        "plan_caption": "Planned visits in the coming week"})
 
 
 def board_fragment(request):

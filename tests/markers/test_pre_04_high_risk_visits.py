@@ -187,3 +187,22 @@ def test_org_04_occupational_health_blocks_every_lone_session(trust, nina_ready)
     assert post(Client(), f"/api/v1/visits/{visit.pk}/start",
                 bearer(nina_ready)).status_code == 400
     assert not Session.objects.exists()
+
+
+def test_pre_04_recording_who_goes_along_lets_a_planned_visit_start(trust, risky):
+    now = clock.now()
+    visit, _ = actions.do_plan_visit(
+        trust.people["nina"], actor=trust.people["nina"].user, address="12 Acacia Avenue",
+        postcode="PE13 1AB", nhs_number=NHS, planned_start=now,
+        planned_end=now + timedelta(hours=1), buddy=trust.people["ben"])
+    assert not visit.may_go_alone
+    nameless = post(Client(), f"/api/v1/visits/{visit.pk}/company", risky,
+                    {"companion": "security"})
+    assert nameless.status_code == 400 and "Say who goes with you" in nameless.json()["detail"]
+    recorded = post(Client(), f"/api/v1/visits/{visit.pk}/company", risky,
+                    {"companion": "security", "companion_name": "Officer Patel"})
+    assert recorded.status_code == 200, recorded.content
+    assert recorded.json()["companion"] == "security"
+    started = post(Client(), f"/api/v1/visits/{visit.pk}/start", risky)
+    assert started.status_code == 201, started.content
+    assert started.json()["companion_name"] == "Officer Patel"

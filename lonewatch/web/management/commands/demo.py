@@ -1,18 +1,21 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from lonewatch.markers import demo as markers_demo
 from lonewatch.org import demo
 from lonewatch.org.roles import PRIVILEGED_ROLES
 from lonewatch.recordings import demo as recordings_demo
 
 
 class Command(BaseCommand):
-    help = ("Load the demo trust (about 35 people in every role, and the security manager's "
-            "alarm reviews in every state). Safe to run twice.")
+    help = ("Load the demo trust (about 35 people in every role, the security manager's "
+            "alarm reviews in every state, the risk register and today's plans). Safe to run "
+            "twice.")
 
     def handle(self, *args, **options):
         people = demo.load()
         cases = recordings_demo.load()
+        markers = markers_demo.load()
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
         self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
@@ -27,6 +30,11 @@ class Command(BaseCommand):
             label = ", ".join(m.get_role_display() for m in roles)
             self.stdout.write(f" {star} {person.username:<18} {person.full_name:<20} "
                               f"{where:<30} {label}")
+        if markers:
+            self.stdout.write(f"\nThe risk register has {markers} demo markers, one of every "
+                              "category (some past their review date): sign in as "
+                              "leslie.lsms, then Risk register. nina.nurse has visits planned "
+                              "for today; the first is high risk and needs a colleague.")
         if cases:
             self.stdout.write(f"\nThe security manager's review queue has {cases} demo alarm "
                               "cases, one in every state: sign in as leslie.lsms, then "
