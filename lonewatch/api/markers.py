@@ -191,7 +191,7 @@ class FhirBundleIn(Schema):
 
     resourceType: Literal["Bundle"]
     type: str = Field(..., description="The Bundle's type, such as collection")
-    entry: list[FhirEntryIn] = Field(..., min_length=1, max_length=fhir.MAX_ENTRIES)
+    entry: list[FhirEntryIn] = Field(..., min_length=1, max_length=fhir.MAX_IMPORT)
 
 
 class FhirBundleOut(Schema):
@@ -229,7 +229,7 @@ def export_markers(request):
 
 
 @router.post("/markers/fhir",
-             response={201: FhirImportOut, 400: FhirImportRefused, **refusals(403)},
+             response={201: FhirImportOut, 400: FhirImportRefused, **refusals(403, 413)},
              summary="Import risk markers from a FHIR Bundle of UK Core Flags: all of them, "
                      "or none and the reason for each bad entry")
 def import_markers(request, payload: FhirBundleIn):

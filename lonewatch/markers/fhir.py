@@ -46,8 +46,11 @@ ADVICE = "https://lonewatch.org/fhir/StructureDefinition/marker-advice"
 SOURCE = "https://lonewatch.org/fhir/StructureDefinition/marker-source"
 PLACE = "https://lonewatch.org/fhir/StructureDefinition/marker-place"
 WHOLE_BUILDING = "https://lonewatch.org/fhir/StructureDefinition/marker-whole-building"
-# A bundle is imported in one transaction: a bigger one is sent in parts.
+# The most markers exported at once.
 MAX_ENTRIES = 10_000
+# A bundle is imported in one transaction, and its body must fit the request size limit
+# (Django's 2.5 MB, about 700 bytes a Flag): a bigger one is sent in parts.
+MAX_IMPORT = 3_000
 
 
 class ImportRefused(MarkerError):
@@ -148,8 +151,8 @@ def _entries(bundle: dict) -> list:
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
         raise ImportRefused(["The bundle has no entries."])
-    if len(entries) > MAX_ENTRIES:
-        raise ImportRefused([f"The bundle has more than {MAX_ENTRIES:,} entries: send it in "
+    if len(entries) > MAX_IMPORT:
+        raise ImportRefused([f"The bundle has more than {MAX_IMPORT:,} entries: send it in "
                              "parts."])
     try:
         Bundle.model_validate({key: value for key, value in bundle.items() if key != "entry"})

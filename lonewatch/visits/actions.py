@@ -277,7 +277,8 @@ def do_start_session(
         started = timeline.append(
             session, at=now, actor=actor, kind=SessionEvent.Kind.STARTED,
             summary=f"{session.get_kind_display()} started at {address[:120]}; "
-                    f"{watched_by} is buddy; check in every {_minutes(interval_seconds)}",
+                    f"{watched_by} is buddy; check in every {_minutes(interval_seconds)}"
+                    f"{' (a high-risk visit)' if risk.high else ''}",
             here=here,
         )
         audit.record("session.start", actor=actor, obj=session,

@@ -16,6 +16,11 @@ INTERVALS = [(5, "Every 5 minutes"), (15, "Every 15 minutes"), (30, "Every 30 mi
 LATE = [(15, "15 minutes"), (30, "30 minutes"), (60, "1 hour"), (120, "2 hours")]
 
 
+def date_input() -> forms.DateInput:
+    """A phone's date picker: it reads and writes 2026-11-30 whatever the locale."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 def _minutes_choices(choices):
     low = settings.MIN_CHECKIN_INTERVAL_SECONDS
     return [(m, label) for m, label in choices if m * 60 >= low]
@@ -95,7 +100,7 @@ class PlanForm(forms.Form):
                                  max_length=20, required=False)
     service_user_ref = forms.CharField(label="Or their local reference (optional)",
                                        max_length=60, required=False)
-    day = forms.DateField(label="Day", widget=forms.DateInput(attrs={"type": "date"}),
+    day = forms.DateField(label="Day", widget=date_input(),
                           error_messages={"required": "Enter the day of the visit.",
                                           "invalid": "Enter a real date."})
     start = forms.TimeField(label="Start time", widget=forms.TimeInput(attrs={"type": "time"}),
@@ -125,7 +130,7 @@ class PlanForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    day = forms.DateField(label="New day", widget=forms.DateInput(attrs={"type": "date"}),
+    day = forms.DateField(label="New day", widget=date_input(),
                           error_messages={"required": "Enter the new day.",
                                           "invalid": "Enter a real date."})
     start = forms.TimeField(label="New start time",

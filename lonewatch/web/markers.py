@@ -15,11 +15,12 @@ from lonewatch.markers import access, actions
 from lonewatch.markers.models import Category, Marker
 from lonewatch.markers.permissions import MARKER
 from lonewatch.org.access import access_me
+from lonewatch.visits.forms import date_input
 
 
 class ReviewForm(forms.Form):
     review_on = forms.DateField(label="Next review date",
-                                widget=forms.DateInput(attrs={"type": "date"}),
+                                widget=date_input(),
                                 error_messages={"required": "Enter the next review date.",
                                                 "invalid": "Enter a real date."})
     nature = forms.CharField(label="The risk (leave as it is if unchanged)", max_length=5000,
@@ -33,7 +34,7 @@ class DecisionForm(forms.Form):
     advice = forms.CharField(label="Advice for whoever visits", max_length=5000,
                              widget=forms.Textarea(attrs={"rows": 3}), required=False)
     review_on = forms.DateField(label="Review date", required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}),
+                                widget=date_input(),
                                 error_messages={"invalid": "Enter a real date."})
 
 

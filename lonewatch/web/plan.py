@@ -38,7 +38,7 @@ def landing(request):
 
 def plan_new(request):
     me = access_me(request.user)
-    form = PlanForm(request.POST or None, initial={"day": clock.now().date()})
+    form = PlanForm(request.POST or None, initial={"day": timezone.localdate(clock.now())})
     if request.method == "POST" and form.is_valid():
         try:
             visit, risk = actions.do_plan_visit(me, actor=request.user, buddy=me.buddy,
@@ -85,8 +85,9 @@ def visit(request, visit_id, move_form=None, exception_form=None, company_form=N
         "can_except": visit.risk == "high" and visit.exception_at is None and
         visit.is_open and perms.can(request.user, perms.ACT, "planned_visit", visit),
         "move_form": move_form or MoveForm(initial={
-            "day": visit.planned_start.date(), "venue": visit.venue, "address": visit.address,
-            "start": visit.planned_start.astimezone(clock.now().tzinfo).strftime("%H:%M")}),
+            "day": timezone.localtime(visit.planned_start).date(), "venue": visit.venue,
+            "address": visit.address,
+            "start": timezone.localtime(visit.planned_start).strftime("%H:%M")}),
         "exception_form": exception_form or ExceptionForm(),
         "company_form": company_form or CompanyForm(initial={
             "companion": visit.companion, "companion_name": visit.companion_name}),

@@ -144,11 +144,23 @@ def test_pre_01_only_the_security_manager_exchanges_flags(trust):
     assert not AuditEvent.objects.filter(action="marker.read").exists()
 
 
-def test_pre_01_a_bundle_of_more_than_ten_thousand_entries_is_refused(trust):
+def test_pre_01_a_bundle_of_more_than_three_thousand_entries_is_refused(trust):
     too_many = {"resourceType": "Bundle", "type": "collection",
-                "entry": [{"resource": {}}] * (fhir.MAX_ENTRIES + 1)}
+                "entry": [{"resource": {}}] * (fhir.MAX_IMPORT + 1)}
     refused = post(Client(), URL, bearer(trust.people["leslie"]), too_many)
     assert refused.status_code == 400
-    assert "entry needs at most 10000 items" in refused.json()["detail"]
-    with pytest.raises(fhir.ImportRefused, match="more than 10,000 entries"):
+    assert "entry needs at most 3000 items" in refused.json()["detail"]
+    with pytest.raises(fhir.ImportRefused, match="more than 3,000 entries"):
         fhir.import_bundle(trust.org, too_many, actor=trust.people["leslie"].user)
+
+
+def test_pre_01_a_bundle_too_big_to_read_is_refused_in_json(trust):
+    leslie = bearer(trust.people["leslie"])
+    body = '{"resourceType": "Bundle", "type": "collection", "entry": [' + ",".join(
+        ['{"resource": {"resourceType": "Flag", "status": "active", "code": {"text": "'
+         + "x" * 900 + '"}}}'] * 3000) + "]}"
+    answer = Client().post("/api/v1/markers/fhir", body, content_type="application/json",
+                           headers=leslie)
+    assert answer.status_code == 413
+    assert answer.json() == {"detail": "The request is too large. Send it in smaller parts."}
+    assert not Marker.objects.exists()
