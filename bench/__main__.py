@@ -7,7 +7,7 @@
 import importlib
 import sys
 
-ALL = ["checkins", "overdue", "memory", "alarms", "recordings"]
+ALL = ["checkins", "overdue", "memory", "alarms", "recordings", "precheck"]
 
 
 def main() -> None:

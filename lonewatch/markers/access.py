@@ -14,6 +14,7 @@ from django.http import Http404
 from lonewatch.alarms.models import Alarm
 from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
+from lonewatch.core import places
 from lonewatch.markers import actions
 from lonewatch.markers.models import Marker
 from lonewatch.markers.permissions import MARKER
@@ -32,20 +33,19 @@ def _of(thing) -> list[Marker]:
         local_id=thing.service_user_ref, postcode=thing.postcode, address=thing.address)
 
 
-def needed_by(user) -> set[int]:
-    """The markers ``user`` needs for their own visits: every planned visit not yet over
-    and their running session."""
+def needed_by(user, markers: list[Marker]) -> set[int]:
+    """Which of ``markers`` ``user`` needs for their own visits: a planned visit not yet
+    over, or their running session, to the marker's person or place."""
     me = getattr(user, "person", None)
-    if me is None:
+    if me is None or not markers:
         return set()
-    ids = set()
-    for visit in PlannedVisit.objects.filter(worker=me, state=PlannedVisit.State.PLANNED
-                                             ).select_related("worker"):
-        ids |= {m.pk for m in _of(visit)}
-    for session in Session.objects.filter(worker=me).exclude(state=Session.State.ENDED
-                                                              ).select_related("worker"):
-        ids |= {m.pk for m in _of(session)}
-    return ids
+    visits = list(PlannedVisit.objects.filter(worker=me, state=PlannedVisit.State.PLANNED)
+                  .only("nhs_number", "service_user_ref", "postcode", "address"))
+    visits += Session.objects.filter(worker=me).exclude(state=Session.State.ENDED).only(
+        "nhs_number", "service_user_ref", "postcode", "address")
+    return {m.pk for m in markers for v in visits
+            if actions.for_person(m, v.nhs_number, v.service_user_ref.strip())
+            or v.postcode and actions.at_place(m, v.postcode, places.place(v.address))}
 
 
 def precheck_for(user, **query) -> actions.Precheck:
@@ -54,7 +54,7 @@ def precheck_for(user, **query) -> actions.Precheck:
     me = access_me(user)
     found = actions.precheck(me.organisation_id, actor=user, **query)
     if not keeps_register(user):
-        need = needed_by(user)
+        need = needed_by(user, found.markers)
         found.withheld = {m.pk for m in found.markers if m.pk not in need}
     return found
 
@@ -103,7 +103,7 @@ def access_marker(user, marker_id: int) -> Marker:
     me = access_me(user)
     marker = Marker.objects.filter(Q(pk=marker_id), organisation_id=me.organisation_id).first()
     if marker is None or not (keeps_register(user) or marker.raised_by_id == user.pk
-                              or marker.pk in needed_by(user)):
+                              or needed_by(user, [marker])):
         raise Http404("No such marker, or not one you can see.")
     actions.audit_read([marker], actor=user, why="read")
     return marker

@@ -126,21 +126,25 @@ def matching_markers(organisation_id: int, *, nhs_number: str = "", local_id: st
     live = Marker.objects.filter(organisation_id=organisation_id, state=Marker.State.ACTIVE,
                                  ended_at__isnull=True)
     read = list(live.filter(who | Q(postcode=code) if code else who))
-    found = [m for m in read if (nhs and m.nhs_number == nhs) or
-             (local_id and m.local_id == local_id)]
-    if code:
-        visit = places.place(address)
-        uprn = re_digits(uprn)
-        theirs = {m.pk for m in found}
-        for marker in read:
-            if marker.pk in theirs:
-                continue
-            if (uprn and marker.uprn and uprn == marker.uprn and
-                    (marker.whole_building or marker.flat == visit.flat)) or \
-                    places.same_place(marker.house, marker.flat, marker.whole_building,
-                                        visit):
-                found.append(marker)
-    return found
+    here = places.place(address) if code else None
+    uprn = re_digits(uprn)
+    theirs = [m for m in read if for_person(m, nhs, local_id)]
+    return theirs + [m for m in read if not for_person(m, nhs, local_id) and
+                     here is not None and at_place(m, code, here, uprn)]
+
+
+def for_person(marker: Marker, nhs: str, local_id: str) -> bool:
+    return bool(nhs and marker.nhs_number == nhs or local_id and marker.local_id == local_id)
+
+
+def at_place(marker: Marker, code: str, here: places.Place, uprn: str = "") -> bool:
+    """Is the marker for this place? The same postcode and house, and the same flat unless
+    the marker is for the whole building; two UPRNs, when both are known, decide."""
+    if marker.postcode != code:
+        return False
+    if uprn and marker.uprn == uprn and (marker.whole_building or marker.flat == here.flat):
+        return True
+    return places.same_place(marker.house, marker.flat, marker.whole_building, here)
 
 
 def precheck(organisation_id: int, *, actor, nhs_number: str = "", local_id: str = "",

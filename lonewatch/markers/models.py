@@ -65,6 +65,8 @@ class Marker(models.Model):
         indexes = [
             models.Index(fields=["organisation", "postcode"], name="marker_org_postcode_idx",
                          condition=Q(state="active", ended_at__isnull=True)),
+            models.Index(fields=["organisation", "local_id"], name="marker_org_local_idx",
+                         condition=Q(state="active", ended_at__isnull=True)),
             models.Index(fields=["review_on"], name="marker_review_idx",
                          condition=Q(state="active", ended_at__isnull=True)),
         ]

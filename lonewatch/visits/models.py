@@ -97,6 +97,8 @@ class Session(models.Model):
                          condition=Q(keep_location_until__isnull=False)),
             models.Index(fields=["worker", "state"], name="session_worker_state_idx"),
             models.Index(fields=["buddy", "state"], name="session_buddy_state_idx"),
+            # PRE-04: a place's history (withdrawals and alarms there) by its postcode.
+            models.Index(fields=["postcode", "started_at"], name="session_place_idx"),
         ]
 
     def __str__(self):

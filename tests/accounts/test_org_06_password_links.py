@@ -93,7 +93,7 @@ def test_org_06_forgotten_password_link_by_email_then_sign_in(nina, client):
 
     assert client.post("/login", {"username": "nina", "password": PASSWORD}).status_code == 200
     signed_in = client.post("/login", {"username": "nina", "password": NEW_PASSWORD})
-    assert signed_in.status_code == 302 and signed_in["Location"] == "/"
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/welcome"
     assert "Hello, Nina" in client.get("/").content.decode()
 
     # ORG-05: the request and the new password are in the audit trail; the token is not.
@@ -268,7 +268,7 @@ def test_org_01_import_with_invite_emails_new_people_a_link_to_set_their_passwor
     assert set_password(client, path).status_code == 302
     assert client.get(path).status_code == 400
     response = client.post("/login", {"username": "nina.n", "password": NEW_PASSWORD})
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/welcome"
     assert User.objects.get(username="nina.n").has_usable_password()
     # Maria waited too long: past LONEWATCH_INVITATION_DAYS, her link is refused.
     time_machine.move_to("2026-12-01 09:00:00+00:00", tick=False)

@@ -23,7 +23,7 @@ def test_q_sec_pages_need_a_login(trust, client):
 
 def test_q_sec_login_and_logout(trust, client):
     response = client.post("/login", {"username": "nina", "password": PASSWORD})
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/welcome"
     assert "Hello, Nina" in client.get("/").content.decode()
     client.post("/logout")
     assert client.get("/").status_code == 302

@@ -206,3 +206,22 @@ def test_pre_04_recording_who_goes_along_lets_a_planned_visit_start(trust, risky
     started = post(Client(), f"/api/v1/visits/{visit.pk}/start", risky)
     assert started.status_code == 201, started.content
     assert started.json()["companion_name"] == "Officer Patel"
+
+
+def test_pre_04_mov_04_a_duress_alarm_counts_for_others_but_not_on_the_workers_own_account(
+        trust, desk, nina_ready, start_session):
+    """Side by side: the same visit ended with the PIN and with the duress PIN. The place's
+    history tells Ben of the silent alarm; Nina's own account reads the place as if the
+    visit had ended normally."""
+    normal = start_session(address="7 Mill Lane", postcode="PE13 2XY", kind="visit")
+    actions.do_end_session(normal, actor=nina_ready.user, pin="2468")
+    as_normal = markers.precheck(trust.org.pk, actor=nina_ready.user, postcode="PE13 2XY",
+                                 address="7 Mill Lane")
+    forced = start_session(address="9 Mill Lane", postcode="PE13 2XY", kind="visit")
+    actions.do_end_session(forced, actor=nina_ready.user, pin="9753")  # the duress PIN
+    mine = markers.precheck(trust.org.pk, actor=nina_ready.user, postcode="PE13 2XY",
+                            address="9 Mill Lane")
+    assert (mine.risk, mine.reasons) == (as_normal.risk, as_normal.reasons) == ("low", [])
+    told = markers.precheck(trust.org.pk, actor=trust.people["ben"].user,
+                            postcode="PE13 2XY", address="9 Mill Lane")
+    assert told.risk == "high" and "A red alert was raised here" in told.reasons[0]
