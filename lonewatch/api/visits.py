@@ -148,7 +148,7 @@ def _guarded(call, *args, **kwargs):
 
 
 def _planned(visit: PlannedVisit, user) -> dict:
-    found = markers.precheck_for(user, nhs_number=visit.nhs_number,
+    found = markers.precheck_for(user, deciding=visit, nhs_number=visit.nhs_number,
                                  local_id=visit.service_user_ref, postcode=visit.postcode,
                                  address=visit.address)
     return {**VisitOut.from_orm(visit).dict(), "precheck": precheck_out(found)}

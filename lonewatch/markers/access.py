@@ -2,7 +2,8 @@
 
 - the security manager, who keeps the register;
 - a worker with a planned visit, or a running session, to that person or place;
-- the buddy and the managers of a visit while it runs;
+- the buddy and the managers of a visit while it runs, and the manager who decides
+  whether a planned high-risk visit may go ahead alone;
 - the alarm centre while an alarm at that place is open (ALM-02).
 
 Every read through here is audited, one event per marker. Anyone else learns from the
@@ -48,12 +49,15 @@ def needed_by(user, markers: list[Marker]) -> set[int]:
             or v.postcode and actions.at_place(m, v.postcode, places.place(v.address))}
 
 
-def precheck_for(user, **query) -> actions.Precheck:
+def precheck_for(user, *, deciding: PlannedVisit | None = None, **query) -> actions.Precheck:
     """PRE-04 for whoever plans visits: the risk and the reasons; the markers themselves
-    only for the security manager and for a visit of the reader's own."""
+    only for the security manager, for a visit of the reader's own, and for the manager
+    ``deciding`` whether a planned high-risk visit may go ahead alone."""
     me = access_me(user)
     found = actions.precheck(me.organisation_id, actor=user, **query)
-    if not keeps_register(user):
+    decides = deciding is not None and deciding.is_open and deciding.risk == "high" and \
+        perms.can(user, perms.ACT, "planned_visit", deciding)
+    if not (keeps_register(user) or decides):
         need = needed_by(user, found.markers)
         found.withheld = {m.pk for m in found.markers if m.pk not in need}
     return found

@@ -73,7 +73,7 @@ def visit(request, visit_id, move_form=None, exception_form=None, company_form=N
     visit = access_planned_visit(request.user, visit_id)
     me = access_me(request.user)
     mine = visit.worker_id == me.pk
-    check = markers.precheck_for(request.user, nhs_number=visit.nhs_number,
+    check = markers.precheck_for(request.user, deciding=visit, nhs_number=visit.nhs_number,
                                  local_id=visit.service_user_ref, postcode=visit.postcode,
                                  address=visit.address)
     team = visit.worker.team

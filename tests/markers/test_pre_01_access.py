@@ -117,3 +117,22 @@ def test_pre_01_expired_markers_are_shown_and_flagged_to_the_owner_until_reviewe
     past = post(Client(), f"/api/v1/markers/{marker.pk}/review", bearer(leslie),
                 {"review_on": "2020-01-01"})
     assert past.status_code == 400
+
+
+def test_pre_01_the_manager_deciding_an_exception_reads_the_markers_the_buddy_does_not(
+        trust, nina_ready):
+    markers.do_add_marker(trust.org, actor=trust.people["leslie"].user,
+                          category="weapons", nature="Knife seen", advice="In pairs",
+                          source="Police", review_on=date.today() + timedelta(days=60),
+                          nhs_number="9434765919")
+    now = clock.now()
+    visit, _ = actions.do_plan_visit(
+        nina_ready, actor=nina_ready.user, address="1 Low Road", postcode="PE13 1AB",
+        nhs_number="9434765919", planned_start=now + timedelta(hours=1),
+        planned_end=now + timedelta(hours=2), buddy=trust.people["ben"])
+    url = f"/api/v1/visits/{visit.pk}"
+    deciding = _get(trust.people["maria"], url).json()["precheck"]
+    assert [m["nature"] for m in deciding["markers"]] == ["Knife seen"]
+    watching = _get(trust.people["ben"], url).json()["precheck"]
+    assert watching["risk"] == "high" and watching["markers"] == []
+    assert "Knife" not in str(watching)
