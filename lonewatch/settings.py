@@ -318,6 +318,7 @@ INSTALLED_APPS = [
     "lonewatch.alarms",
     "lonewatch.recordings",
     "lonewatch.markers",
+    "lonewatch.governance",
     "lonewatch.web",
 ]
 
