@@ -228,3 +228,136 @@ class RiskAction(models.Model):
 
     def __str__(self):
         return self.description[:60]
+
+
+class Sop(models.Model):
+    """RSK-04: one version of a team's Standard Operating Procedure for lone working,
+    filled from the catalogue: the themes the team picks give their controls; the team
+    adds its local arrangements; what the rest of Lonewatch already holds (the team's
+    escalation steps, buddies and cover, emergency equipment, check-in intervals) is read
+    live when the SOP is shown or exported, so it cannot contradict the running system.
+    The directorate lead approves it; it has a review date."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        SUPERSEDED = "superseded", "Superseded"
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="sops")
+    version = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    themes = models.ManyToManyField(Theme, related_name="sops", blank=True)
+    local_arrangements = models.TextField(blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="+")
+    created_at = models.DateTimeField()
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    review_on = models.DateField(null=True, blank=True)
+    reminded_on = models.DateField(null=True, blank=True)  # RSK-06: the last reminder
+
+    class Meta:
+        ordering = ["team", "-version"]
+        constraints = [models.UniqueConstraint(fields=["team", "version"],
+                                               name="sop_version_unique")]
+        indexes = [models.Index(fields=["review_on"], name="sop_review_idx",
+                                condition=Q(state="approved"))]
+
+    def __str__(self):
+        return f"{self.team} SOP, version {self.version}"
+
+
+class Threshold(models.Model):
+    """RSK-05: where a dashboard column turns amber and red, as the security manager sets
+    it for the trust (a column's own default otherwise)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT,
+                                     related_name="+")
+    column = models.CharField(max_length=60)
+    amber = models.FloatField()
+    red = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "column"],
+                                               name="threshold_column_unique")]
+
+    def __str__(self):
+        return f"{self.column}: amber {self.amber}, red {self.red}"
+
+
+class ReviewRequest(models.Model):
+    """RSK-06: an out-of-cycle review of a risk, an SOP or a team's activities, asked for
+    with a reason (after an incident that exposed a weakness, a change of policy), and
+    tracked until it is done."""
+
+    class Subject(models.TextChoices):
+        RISK = "risk", "Risk"
+        SOP = "sop", "SOP"
+        ACTIVITIES = "activities", "Team's activities"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT,
+                                     related_name="+")
+    subject = models.CharField(max_length=10, choices=Subject.choices)
+    risk = models.ForeignKey(Risk, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="review_requests")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")
+    reason = models.TextField()
+    source = models.CharField(max_length=200, blank=True)  # what asked: "Incident 41"
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"Review of {self.get_subject_display().lower()} asked: {self.reason[:40]}"
+
+
+class SecurityProvision(models.Model):
+    """RSK-07 (000 §11): a physical security presence, in exceptional cases only: care
+    cannot be withdrawn or moved, an MDT meeting considered every other option, and an
+    executive signs it off from their own account. Short term, with an end date; it is
+    not active without the sign-off."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Waiting for executive sign-off"
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+        DECLINED = "declined", "Declined"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT,
+                                     related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    service_user = models.CharField(max_length=200)  # a reference, not a name
+    address = models.CharField(max_length=300)
+    why_care_continues = models.TextField()  # why it cannot be withdrawn or moved
+    mdt_date = models.DateField()
+    mdt_attendees = models.TextField()
+    mdt_outcome = models.TextField()
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    state = models.CharField(max_length=10, choices=State.choices,
+                             default=State.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField()
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+")
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    sign_off_note = models.TextField(blank=True)
+    end_reminded_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["ends_on"], name="provision_ends_idx",
+                                condition=Q(state="active"))]
+
+    def __str__(self):
+        return f"Security provision at {self.address}"

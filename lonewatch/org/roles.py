@@ -18,6 +18,8 @@ class Role(models.TextChoices):
     OCCUPATIONAL_HEALTH = "occupational_health", "Occupational health advisor"
     INDEPENDENT_CLINICIAN = "independent_clinician", "Independent senior clinician"
     ADMINISTRATOR = "administrator", "Administrator"
+    # RSK-07: an executive director, who signs off exceptional security provision.
+    EXECUTIVE = "executive", "Executive director"
 
 
 class Scope(models.TextChoices):
@@ -43,6 +45,7 @@ DEFAULT_SCOPE = {
     Role.OCCUPATIONAL_HEALTH: Scope.ORGANISATION,
     Role.INDEPENDENT_CLINICIAN: Scope.ORGANISATION,
     Role.ADMINISTRATOR: Scope.ORGANISATION,
+    Role.EXECUTIVE: Scope.ORGANISATION,
 }
 
 # Everyone who manages people day to day: they see the people and teams they reach.
