@@ -10,7 +10,18 @@ from lonewatch.letters import views as letters
 from lonewatch.notify import views as notify
 from lonewatch.recordings import views as recordings
 from lonewatch.visits import views as visits
-from lonewatch.web import console, markers, my_day, plan, watching
+from lonewatch.web import (
+    activities,
+    assurance,
+    console,
+    dashboard,
+    markers,
+    my_day,
+    plan,
+    provisions,
+    sops,
+    watching,
+)
 from lonewatch.web import views as web
 
 urlpatterns = [
@@ -39,6 +50,23 @@ urlpatterns = [
     path("teams/", web.teams, name="teams"),
     path("teams/<int:team_id>/", web.team_detail, name="team"),
     path("teams/<int:team_id>/lone-working", web.team_practice, name="team_practice"),
+    path("teams/<int:team_id>/activities/", activities.team_activities,
+         name="team_activities"),
+    path("teams/<int:team_id>/activities/add", activities.add_activity,
+         name="activities_add"),
+    path("activity-lists/<int:submission_id>/submit", activities.submit,
+         name="activities_submit"),
+    path("activity-lists/<int:submission_id>/decide", activities.decide,
+         name="activities_decide"),
+    path("security-provision/", provisions.provisions, name="provisions"),
+    path("assurance/", assurance.reports, name="assurance"),
+    path("assurance/start", assurance.start, name="assurance_start"),
+    path("assurance/<int:report_id>/", assurance.report, name="assurance_report"),
+    path("assurance/<int:report_id>/write", assurance.write, name="assurance_write"),
+    path("assurance/<int:report_id>.pdf", assurance.report_pdf, name="assurance_pdf"),
+    path("security-provision/ask", provisions.ask, name="provision_ask"),
+    path("security-provision/<int:provision_id>/sign-off", provisions.sign_off,
+         name="provision_sign_off"),
     path("teams/<int:team_id>/escalation-policy", escalation.team_policy, name="team_policy"),
     path("teams/<int:team_id>/escalation-policy/follow-default",
          escalation.team_policy_follow_default, name="team_policy_follow_default"),
@@ -52,6 +80,7 @@ urlpatterns = [
     path("profile/tokens/<int:token_id>/revoke", web.profile_token_revoke,
          name="profile_token_revoke"),
     path("audit/", web.audit_trail, name="audit"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),  # RSK-05
     path("welcome", plan.landing, name="landing"),
     path("markers/", markers.register, name="markers"),
     path("markers/<int:marker_id>/", markers.marker, name="marker"),
@@ -123,6 +152,19 @@ urlpatterns = [
     path("police/<str:secret>/takes/<int:take>", recordings.police_download,
          name="police_download"),
     path("letters/templates", letters.templates, name="letter_templates"),
+    # RSK-04: a team's SOP; RSK-01, RSK-02: the trust's guidance, made from the catalogue.
+    path("sop/", sops.my_team_sop, name="my_sop"),
+    path("teams/<int:team_id>/sop/", sops.team_sop, name="team_sop"),
+    path("teams/<int:team_id>/sop/new", sops.sop_start, name="sop_start"),
+    path("sops/<int:sop_id>/", sops.sop_page, name="sop"),
+    path("sops/<int:sop_id>/edit", sops.sop_edit, name="sop_edit"),
+    path("sops/<int:sop_id>/submit", sops.sop_submit, name="sop_submit"),
+    path("sops/<int:sop_id>/decision", sops.sop_decision, name="sop_decision"),
+    path("sops/<int:sop_id>/pdf", sops.sop_pdf, name="sop_pdf"),
+    path("sops/<int:sop_id>/docx", sops.sop_docx, name="sop_docx"),
+    path("guidance/", sops.guidance, name="guidance"),
+    path("guidance/pdf", sops.guidance_pdf, name="guidance_pdf"),
+    path("guidance/docx", sops.guidance_docx, name="guidance_docx"),
     path("healthz", web.healthz, name="healthz"),
     path("manifest.webmanifest", notify.manifest, name="manifest"),
     path("sw.js", notify.service_worker, name="service_worker"),

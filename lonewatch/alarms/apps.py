@@ -9,7 +9,7 @@ class AlarmsConfig(AppConfig):
         # Register this app's due-row scanners with the worker, its permission declarations
         # with the engine and its hook handlers with the lower layers (docs/architecture.md
         # lists them all).
-        from lonewatch.alarms import actions, permissions, scanners  # noqa: F401
+        from lonewatch.alarms import actions, figures, permissions, scanners  # noqa: F401
         from lonewatch.notify.hooks import delivery_outcomes
         from lonewatch.visits import hooks
 

@@ -11,11 +11,14 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from lonewatch.api.alarms import router as alarms_router
 from lonewatch.api.auth import BearerToken
 from lonewatch.api.escalations import router as escalations_router
+from lonewatch.api.governance import router as governance_router
 from lonewatch.api.markers import router as markers_router
 from lonewatch.api.people import router as people_router
 from lonewatch.api.policies import router as policies_router
 from lonewatch.api.recordings import router as recordings_router
+from lonewatch.api.register import router as register_router
 from lonewatch.api.sessions import router as sessions_router
+from lonewatch.api.sops import router as sops_router
 from lonewatch.api.visits import router as visits_router
 
 api = NinjaAPI(
@@ -39,6 +42,9 @@ api.add_router("/v1", alarms_router)
 api.add_router("/v1", recordings_router)
 api.add_router("/v1", markers_router)
 api.add_router("/v1", visits_router)
+api.add_router("/v1", register_router)
+api.add_router("/v1", governance_router)
+api.add_router("/v1", sops_router)
 
 
 @api.exception_handler(AuthenticationError)

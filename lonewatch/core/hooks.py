@@ -44,3 +44,13 @@ class Hook:
 
     def __repr__(self):
         return f"<Hook {self.name}: {len(self._handlers)} handler(s)>"
+
+
+# The hooks of the core layer: what any app may ask of a higher one it cannot import.
+
+review_requested = Hook("review requested", doc="""
+Called ``(organisation_id, *, subject, reason, source, team_id=None, risk_id=None)``
+when a part of Lonewatch learns that a risk, a team's SOP or its lone-working activities
+need an out-of-cycle review (RSK-06: an incident review that exposed a weakness, a
+change of policy). ``subject`` is "risk", "sop" or "activities". Governance connects
+it: the request is recorded, its owners told, and it is tracked until done.""")

@@ -5,26 +5,42 @@ from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from lonewatch import clock
-from lonewatch.core import audit
+from lonewatch.core import audit, figures
 from lonewatch.core import permissions as perms
-from lonewatch.governance import scoring
+from lonewatch.governance import assurance, scoring
 from lonewatch.governance.models import (
     Activity,
     ActivityRisk,
+    AssuranceReport,
     Control,
+    ReviewRequest,
     Risk,
     RiskAction,
     RiskType,
     ScoreChange,
+    SecurityProvision,
+    Sop,
     Submission,
     Theme,
+    Threshold,
 )
-from lonewatch.governance.permissions import ACTIVITIES, CATALOGUE, REGISTER
+from lonewatch.governance.permissions import (
+    ACTIVITIES,
+    CATALOGUE,
+    DASHBOARD,
+    PROVISION,
+    REGISTER,
+)
+from lonewatch.notify import actions as notify
+from lonewatch.notify.messages import link
+from lonewatch.notify.models import Channel
 from lonewatch.org.models import Organisation, Person, Team
+from lonewatch.org.roles import Role
+from lonewatch.worker.claim import claim
 
 # RSK-06: how long an accepted activity list or a risk stands before its review.
 REVIEW_AFTER = timedelta(days=365)
@@ -318,7 +334,8 @@ def do_add_risk(organisation: Organisation, *, actor, level: str, title: str,
     if review_on is None or review_on <= timezone.localdate(clock.now()):
         raise GovernanceError("Give a review date in the future.", "review_on")
     risk = Risk(organisation=organisation, level=level, lone_working=lone_working,
-                directorate=directorate if level == Risk.Level.DIRECTORATE else None,
+                directorate=team.directorate if level == Risk.Level.TEAM else (
+                    directorate if level == Risk.Level.DIRECTORATE else None),
                 team=team if level == Risk.Level.TEAM else None,
                 title=_text(title, "title", limit=200),
                 description=_text(description, "description", limit=5000), owner=owner,
@@ -398,3 +415,352 @@ def do_add_action(risk: Risk, *, actor, description: str, owner: Person,
                      summary=f"{risk.title}: action for {owner.full_name} due "
                              f"{due_on:%d %b %Y}"[:300], after={"action": action.pk})
     return action
+
+
+# --- the dashboard's thresholds (RSK-05) -----------------------------------------------
+
+
+def do_set_threshold(organisation: Organisation, *, actor, column: str, amber: float,
+                     red: float) -> Threshold:
+    """RSK-05: where a dashboard column turns amber and red for the whole trust, set by
+    the security manager. A part of a whole is compared as a percentage, a count as it
+    is for a team (and per team for a directorate or the trust); red must lie beyond
+    amber in the column's bad direction."""
+    _must(actor, perms.CHANGE, DASHBOARD, Threshold(organisation=organisation),
+          "Only the security manager sets the dashboard's thresholds.")
+    found = figures.column(column)
+    if found is None:
+        raise GovernanceError(f"There is no dashboard column {column!r}. The columns are: "
+                              f"{', '.join(c.key for c in figures.columns())}.", "column")
+    problem = found.threshold_problem(amber, red)
+    if problem:
+        raise GovernanceError(problem[1], problem[0])
+    with transaction.atomic():
+        # One change at a time per trust: two first settings of a column do not collide.
+        Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+        threshold = Threshold.objects.filter(organisation=organisation, column=column).first()
+        before = {"amber": threshold.amber, "red": threshold.red} if threshold else {
+            "amber": found.amber, "red": found.red, "default": True}
+        threshold = threshold or Threshold(organisation=organisation, column=column)
+        threshold.amber, threshold.red = float(amber), float(red)
+        threshold.save()
+        audit.record("dashboard.threshold", actor=actor, obj=threshold,
+                     summary=f"Dashboard: {found.label} turns amber beyond {amber:g} and red "
+                             f"beyond {red:g}"[:300],
+                     before=before, after={"amber": threshold.amber, "red": threshold.red})
+    return threshold
+
+
+# --- reviews (RSK-06) ------------------------------------------------------------------
+
+# RSK-06: how long before a review date its owners are reminded, and how often after
+# until it is done.
+REMIND_BEFORE = timedelta(days=30)
+REMIND_AGAIN = timedelta(days=7)
+
+
+def _team_managers(team: Team) -> list[Person]:
+    return list(Person.objects.filter(
+        roles__role=Role.LINE_MANAGER, roles__team=team, user__is_active=True).distinct())
+
+
+def do_request_review(organisation: Organisation, *, subject: str, reason: str,
+                      source: str = "", actor=None, risk: Risk | None = None,
+                      team: Team | None = None) -> ReviewRequest:
+    """RSK-06: an out-of-cycle review of a risk, a team's SOP or its activities, asked for
+    with a reason (an incident that exposed a weakness, a change of policy), by a person
+    or by another part of Lonewatch (``core.hooks.review_requested``). Its owners are
+    told at once, and it stays open until done."""
+    if subject not in ReviewRequest.Subject.values:
+        raise GovernanceError(f"subject must be one of "
+                              f"{', '.join(ReviewRequest.Subject.values)}.", "subject")
+    if (subject == ReviewRequest.Subject.RISK) != (risk is not None):
+        raise GovernanceError("Name the risk to review (and only for a risk).", "risk")
+    if subject != ReviewRequest.Subject.RISK and team is None:
+        raise GovernanceError("Say which team's SOP or activities to review.", "team")
+    for thing in (risk, team):
+        if thing is not None and _organisation_of(thing) != organisation.pk:
+            raise GovernanceError("That is not the trust's.", "subject")
+    if actor is not None and risk is not None:
+        _must(actor, perms.VIEW, REGISTER, risk, "You cannot see that risk.")
+    reason = _text(reason, "reason", limit=5000)
+    with transaction.atomic():
+        request = ReviewRequest.objects.create(
+            organisation=organisation, subject=subject, risk=risk, team=team, reason=reason,
+            source=(source or "").strip()[:200], requested_by=actor,
+            requested_at=clock.now())
+        owners = [risk.owner] if risk else _team_managers(team)
+        notify.queue(owners, [Channel.IN_APP, Channel.EMAIL],
+                     subject=f"A review is asked for: {_what(request)}"[:200],
+                     body=f"A review of {_what(request)} is asked for, out of its usual "
+                          f"cycle: {reason}" + (f" ({request.source})" if request.source
+                                                 else ""),
+                     link=link("home"), purpose="review_requested",
+                     organisation_id=organisation.pk, about=("review_request", request.pk))
+        audit.record("review.request", actor=actor, obj=request,
+                     actor_label=None if actor else "system",
+                     summary=f"Review of {_what(request)} asked for: {reason}"[:300],
+                     after={"source": request.source, "told": [p.pk for p in owners]})
+    return request
+
+
+def review_requested(organisation_id: int, *, subject: str, reason: str, source: str,
+                     team_id: int | None = None, risk_id: int | None = None
+                     ) -> ReviewRequest:
+    """The ``core.hooks.review_requested`` handler: another part of Lonewatch asks."""
+    organisation = Organisation.objects.get(pk=organisation_id)
+    risk = Risk.objects.get(pk=risk_id, organisation=organisation) if risk_id else None
+    team = Team.objects.select_related("directorate").get(
+        pk=team_id, directorate__organisation=organisation) if team_id else None
+    return do_request_review(organisation, subject=subject, reason=reason, source=source,
+                             risk=risk, team=team)
+
+
+def _organisation_of(thing) -> int:
+    return thing.organisation_id if isinstance(thing, Risk) else \
+        thing.directorate.organisation_id
+
+
+def _what(request: ReviewRequest) -> str:
+    if request.risk_id:
+        return f"the risk “{request.risk.title}”"
+    return f"{request.team.name}'s {request.get_subject_display().lower()}" \
+        if request.subject == ReviewRequest.Subject.ACTIVITIES else \
+        f"{request.team.name}'s SOP"
+
+
+def do_close_review_request(request: ReviewRequest, *, actor) -> ReviewRequest:
+    """RSK-06: the review asked for is done."""
+    if request.risk_id:
+        _must(actor, perms.CHANGE, REGISTER, request.risk, "Only the risk's keepers close it.")
+    else:
+        _must(actor, perms.CHANGE, ACTIVITIES, Submission(team=request.team, version=0),
+              "Only the team's line manager closes it.")
+    with transaction.atomic():
+        locked = ReviewRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.done_at is not None:
+            raise GovernanceConflict("This review is already done.")
+        locked.done_at, locked.done_by = clock.now(), actor
+        locked.save(update_fields=["done_at", "done_by"])
+        audit.record("review.done", actor=actor, obj=locked,
+                     summary=f"Review of {_what(locked)} done"[:300])
+    return locked
+
+
+def remind_reviews(limit: int = 100) -> int:
+    """RSK-06: a risk, an approved SOP or an accepted list of activities whose review date
+    is a month away or past reminds its owners, once, and weekly while it is overdue."""
+    today = timezone.localdate(clock.now())
+    due = Q(review_on__lte=today + REMIND_BEFORE) & (
+        Q(reminded_on__isnull=True) | Q(reminded_on__lte=today - REMIND_AGAIN))
+    told = 0
+    with transaction.atomic():
+        for model, filters in ((Risk, {}), (Sop, {"state": Sop.State.APPROVED}),
+                               (Submission, {"state": Submission.State.ACCEPTED})):
+            ids = claim(model.objects.filter(due, **filters).order_by("review_on"),
+                        limit=limit, update={"reminded_on": today})
+            for record in model.objects.filter(pk__in=ids):
+                _remind(record, today)
+            told += len(ids)
+    return told
+
+
+def _remind(record, today: date) -> None:
+    late = record.review_on < today
+    when = f"{'was due' if late else 'is due'} on {record.review_on:%d %B %Y}"
+    if isinstance(record, Risk):
+        owners, what, organisation_id = [record.owner], f"The risk “{record.title}”", \
+            record.organisation_id
+    else:
+        owners = _team_managers(record.team)
+        what = f"{record.team.name}'s " + ("SOP" if isinstance(record, Sop) else
+                                           "lone-working activities")
+        organisation_id = record.team.directorate.organisation_id
+    notify.queue(owners, [Channel.IN_APP, Channel.EMAIL],
+                 subject=f"Review {'overdue' if late else 'due'}: {what}"[:200],
+                 body=f"{what}: its review {when}. Review it and set the next date.",
+                 link=link("home"), purpose="governance_review_due",
+                 organisation_id=organisation_id,
+                 about=(record._meta.model_name, record.pk))
+    audit.record("review.reminder", actor=None, obj=record,
+                 summary=f"{what}: review {when}; {len(owners)} told"[:300])
+
+
+# --- external security provision (RSK-07) ------------------------------------------------
+
+# RSK-07: a provision is short term: at most this long, and its end is reminded before.
+PROVISION_LONGEST = timedelta(days=90)
+PROVISION_REMIND_BEFORE = timedelta(days=7)
+
+
+def do_request_provision(team: Team, *, actor, service_user: str, address: str,
+                         why_care_continues: str, mdt_date: date, mdt_attendees: str,
+                         mdt_outcome: str, starts_on: date, ends_on: date
+                         ) -> SecurityProvision:
+    """RSK-07 (000 §11): a physical security presence, asked for when care can neither be
+    withdrawn nor moved and an MDT meeting has considered every other option. It waits
+    for an executive's sign-off."""
+    probe = SecurityProvision(team=team, organisation_id=team.directorate.organisation_id)
+    _must(actor, perms.CHANGE, PROVISION, probe,
+          "Only the team's line manager or the security manager asks for it.")
+    today = timezone.localdate(clock.now())
+    fields = {"service_user": (service_user, 200), "address": (address, 300),
+              "why_care_continues": (why_care_continues, 5000),
+              "mdt_attendees": (mdt_attendees, 2000), "mdt_outcome": (mdt_outcome, 5000)}
+    text = {name: _text(value, name.replace("_", " "), limit=limit)
+            for name, (value, limit) in fields.items()}
+    if mdt_date is None or mdt_date > today:
+        raise GovernanceError("Give the date of the MDT meeting that considered every other "
+                              "option: it must have taken place.", "mdt_date")
+    if starts_on is None or ends_on is None or ends_on <= starts_on:
+        raise GovernanceError("Give a start date and an end date after it.", "ends_on")
+    if ends_on - starts_on > PROVISION_LONGEST:
+        raise GovernanceError("A security presence is short term: at most 90 days, while a "
+                              "longer-term answer is put in place.", "ends_on")
+    if ends_on <= today:
+        raise GovernanceError("The end date is already past.", "ends_on")
+    with transaction.atomic():
+        provision = SecurityProvision.objects.create(
+            organisation_id=probe.organisation_id, team=team, mdt_date=mdt_date,
+            starts_on=starts_on, ends_on=ends_on, requested_by=actor,
+            requested_at=clock.now(), **text)
+        executives = list(Person.objects.filter(
+            organisation_id=probe.organisation_id, roles__role=Role.EXECUTIVE,
+            user__is_active=True).distinct())
+        notify.queue(executives, [Channel.IN_APP, Channel.EMAIL],
+                     subject="Security provision waiting for your sign-off",
+                     body=f"{team.name} asks for a physical security presence at "
+                          f"{provision.address} from {starts_on:%d %B} to {ends_on:%d %B}. "
+                          "It cannot start without an executive's sign-off.",
+                     link=link("home"), purpose="provision_sign_off",
+                     organisation_id=probe.organisation_id,
+                     about=("security_provision", provision.pk))
+        audit.record("provision.request", actor=actor, obj=provision,
+                     summary=f"Security provision asked for at {provision.address}"[:300],
+                     after={"starts_on": starts_on, "ends_on": ends_on,
+                            "mdt_date": mdt_date})
+    return provision
+
+
+def do_sign_off_provision(provision: SecurityProvision, *, actor, approve: bool,
+                          note: str = "") -> SecurityProvision:
+    """RSK-07: an executive signs the provision off (or declines it), from their own
+    account: nobody else's sign-off, and no sign-off on their own request, counts."""
+    _must(actor, perms.ACT, PROVISION, provision,
+          "Only an executive director signs off a security provision.")
+    if provision.requested_by_id == actor.pk:
+        raise PermissionDenied("Someone other than who asked for it signs it off.")
+    note = _text(note, "note", limit=5000, required=not approve)
+    with transaction.atomic():
+        locked = SecurityProvision.objects.select_for_update().get(pk=provision.pk)
+        if locked.state != SecurityProvision.State.REQUESTED:
+            raise GovernanceConflict(f"This provision is "
+                                     f"{locked.get_state_display().lower()}.")
+        if approve and locked.ends_on <= timezone.localdate(clock.now()):
+            raise GovernanceConflict("Its end date has passed: ask for a new one.")
+        locked.state = SecurityProvision.State.ACTIVE if approve else \
+            SecurityProvision.State.DECLINED
+        locked.signed_off_by, locked.signed_off_at = actor, clock.now()
+        locked.sign_off_note = note
+        locked.save(update_fields=["state", "signed_off_by", "signed_off_at",
+                                   "sign_off_note"])
+        audit.record("provision.sign_off" if approve else "provision.decline", actor=actor,
+                     obj=locked, summary=f"Security provision at {locked.address} "
+                                         f"{'signed off' if approve else 'declined'}"[:300],
+                     after={"note": note})
+    return locked
+
+
+def end_provisions(limit: int = 100) -> int:
+    """RSK-07: an active provision is reminded a week before its end date, and ends on
+    it."""
+    today = timezone.localdate(clock.now())
+    handled = 0
+    with transaction.atomic():
+        active = SecurityProvision.objects.filter(state=SecurityProvision.State.ACTIVE)
+        ended = claim(active.filter(ends_on__lte=today).order_by("ends_on"), limit=limit,
+                      update={"state": SecurityProvision.State.ENDED})
+        for provision in SecurityProvision.objects.filter(pk__in=ended):
+            audit.record("provision.end", actor=None, obj=provision,
+                         summary=f"Security provision at {provision.address} ended on "
+                                 f"{provision.ends_on:%d %b %Y}"[:300])
+        soon = claim(active.filter(ends_on__lte=today + PROVISION_REMIND_BEFORE,
+                                   ends_on__gt=today, end_reminded_on__isnull=True)
+                     .order_by("ends_on"), limit=limit, update={"end_reminded_on": today})
+        for provision in SecurityProvision.objects.filter(pk__in=soon).select_related(
+                "requested_by__person", "team"):
+            people = [p for p in [getattr(provision.requested_by, "person", None)]
+                      + _team_managers(provision.team) if p is not None]
+            notify.queue(list(dict.fromkeys(people)), [Channel.IN_APP, Channel.EMAIL],
+                         subject="A security provision ends soon",
+                         body=f"The security presence at {provision.address} ends on "
+                              f"{provision.ends_on:%d %B %Y}. Put the longer-term answer in "
+                              "place, or ask for a new provision with a new MDT meeting.",
+                         link=link("home"), purpose="provision_ending",
+                         organisation_id=provision.organisation_id,
+                         about=("security_provision", provision.pk))
+        handled = len(ended) + len(soon)
+    return handled
+
+
+# --- board assurance -------------------------------------------------------------------
+
+
+def do_start_assurance(organisation: Organisation, *, actor, period_start: date,
+                       period_end: date) -> AssuranceReport:
+    """A half-yearly board assurance report, pre-filled with the evidence Lonewatch holds;
+    the security manager writes the rest."""
+    _must(actor, perms.CHANGE, CATALOGUE, Theme(organisation=organisation),
+          "The board assurance report is the security manager's.")
+    if period_start is None or period_end is None or period_end <= period_start:
+        raise GovernanceError("Give the half-year: a start and an end after it.",
+                              "period_end")
+    with transaction.atomic():
+        if AssuranceReport.objects.filter(organisation=organisation,
+                                          period_end=period_end).exists():
+            raise GovernanceConflict("There is already a report for that period.")
+        report = AssuranceReport.objects.create(
+            organisation=organisation, period_start=period_start, period_end=period_end,
+            created_by=actor, created_at=clock.now())
+        audit.record("assurance.start", actor=actor, obj=report,
+                     summary=f"Board assurance report started for {period_start:%d %b %Y}"
+                             f" to {period_end:%d %b %Y}")
+    return report
+
+
+def do_write_assurance(report: AssuranceReport, *, actor, part: str,
+                       text: str) -> AssuranceReport:
+    """The security manager's words for one part of the standard."""
+    _must(actor, perms.CHANGE, CATALOGUE, Theme(organisation=report.organisation),
+          "The board assurance report is the security manager's.")
+    if part not in {key for key, _, _ in assurance.PARTS}:
+        raise GovernanceError(f"part must be one of "
+                              f"{', '.join(k for k, _, _ in assurance.PARTS)}.",
+                              "part")
+    text = _text(text, "text", limit=20000, required=False)
+    with transaction.atomic():
+        locked = AssuranceReport.objects.select_for_update().get(pk=report.pk)
+        if locked.finalised_at is not None:
+            raise GovernanceConflict("The report is final: start the next one.")
+        locked.written = {**locked.written, part: text}
+        locked.save(update_fields=["written"])
+        audit.record("assurance.write", actor=actor, obj=locked,
+                     summary=f"Board assurance: {part} written", after={part: text[:500]})
+    return locked
+
+
+def do_finalise_assurance(report: AssuranceReport, *, actor) -> AssuranceReport:
+    """The report is final: its evidence is frozen as it stands now, for the board pack."""
+    _must(actor, perms.CHANGE, CATALOGUE, Theme(organisation=report.organisation),
+          "The board assurance report is the security manager's.")
+    evidence = assurance.gather(actor)
+    with transaction.atomic():
+        locked = AssuranceReport.objects.select_for_update().get(pk=report.pk)
+        if locked.finalised_at is not None:
+            raise GovernanceConflict("The report is already final.")
+        locked.evidence, locked.finalised_at, locked.finalised_by = evidence, clock.now(), \
+            actor
+        locked.save(update_fields=["evidence", "finalised_at", "finalised_by"])
+        audit.record("assurance.final", actor=actor, obj=locked,
+                     summary="Board assurance report made final", after={"evidence": evidence})
+    return locked

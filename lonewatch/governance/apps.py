@@ -6,4 +6,7 @@ class GovernanceConfig(AppConfig):
     label = "governance"
 
     def ready(self):
-        from lonewatch.governance import permissions  # noqa: F401
+        from lonewatch.core import hooks
+        from lonewatch.governance import actions, figures, permissions, scanners  # noqa: F401
+
+        hooks.review_requested.connect(actions.review_requested)

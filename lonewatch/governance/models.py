@@ -51,6 +51,7 @@ class Submission(models.Model):
                                    on_delete=models.PROTECT, related_name="+")
     comments = models.TextField(blank=True)  # the directorate's, when returned
     review_on = models.DateField(null=True, blank=True)  # RSK-06, once accepted
+    reminded_on = models.DateField(null=True, blank=True)  # RSK-06: the last reminder
 
     class Meta:
         ordering = ["team", "-version"]
@@ -154,6 +155,7 @@ class Risk(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT,
                                      related_name="+")
     level = models.CharField(max_length=12, choices=Level.choices)
+    # A team's risk names its directorate too, so the directorate's lead reaches it.
     directorate = models.ForeignKey(Directorate, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT,
@@ -257,6 +259,7 @@ class Sop(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     review_on = models.DateField(null=True, blank=True)
     reminded_on = models.DateField(null=True, blank=True)  # RSK-06: the last reminder
+    comments = models.TextField(blank=True)  # the directorate lead's, at the last decision
 
     class Meta:
         ordering = ["team", "-version"]
@@ -361,3 +364,31 @@ class SecurityProvision(models.Model):
 
     def __str__(self):
         return f"Security provision at {self.address}"
+
+
+class AssuranceReport(models.Model):
+    """Board assurance, twice a year, against NHS England's Violence Prevention and
+    Reduction Standard: the evidence Lonewatch holds for the lone-working indicators,
+    frozen when the report is finalised, and what the security manager writes for each
+    part of the standard, gaps included."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT,
+                                     related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    written = models.JSONField(default=dict)  # the standard's part -> the text
+    evidence = models.JSONField(default=dict)  # frozen at finalising
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    finalised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    finalised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_end"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "period_end"],
+                                               name="assurance_period_unique")]
+
+    def __str__(self):
+        return f"Board assurance to {self.period_end:%d %B %Y}"

@@ -404,12 +404,18 @@ def do_decide_review(review: Review, *, actor, decision: str, note: str = "",
     return review
 
 
+def overdue(now) -> Q:
+    """REC-04: a review not recorded by its due time is overdue: the security managers are
+    reminded of it, and the governance dashboard counts it."""
+    return Q(decided_at__isnull=True, due_at__lte=now)
+
+
 def remind_overdue_reviews(limit: int = 100) -> int:
     """REC-04: reviews not recorded by their date remind the security managers, then once
     a week while still open."""
     now = clock.now()
     with transaction.atomic():
-        ids = claim(Review.objects.filter(decided_at__isnull=True, due_at__lte=now).filter(
+        ids = claim(Review.objects.filter(overdue(now)).filter(
             Q(reminded_at__isnull=True) | Q(reminded_at__lte=now - timedelta(days=7)))
             .order_by("due_at"), limit=limit, update={"reminded_at": now})
         by_organisation: dict[int, list[Review]] = {}

@@ -10,6 +10,6 @@ class RecordingsConfig(AppConfig):
         # with the engine and its hook handlers with the lower layers (docs/architecture.md
         # lists them all).
         from lonewatch.alarms import hooks
-        from lonewatch.recordings import actions, permissions, scanners  # noqa: F401
+        from lonewatch.recordings import actions, figures, permissions, scanners  # noqa: F401
 
         hooks.evidence_changed.connect(actions.evidence_changed)

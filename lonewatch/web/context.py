@@ -1,5 +1,6 @@
 from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
+from lonewatch.governance.permissions import CATALOGUE, DASHBOARD, PROVISION
 from lonewatch.markers.permissions import MARKER
 from lonewatch.org.permissions import AUDIT, PERSON, TEAM
 from lonewatch.org.roles import Role
@@ -17,6 +18,8 @@ def navigation(request):
         roles = perms.roles_of(user)
         if Role.LONE_WORKER in roles:
             items.append(("my_day", "My day"))
+            if person.team_id:
+                items.append(("my_sop", "Team SOP"))  # RSK-04: the team's approved SOP
         if Role.BUDDY in roles:
             items.append(("buddy", "Buddy"))
         if perms.can_anywhere(user, perms.ACT, ALARM):
@@ -33,6 +36,12 @@ def navigation(request):
             items.append(("markers", "Risk register"))
         if perms.can_anywhere(user, perms.VIEW, REVIEW):
             items.append(("review_queue", "Reviews"))
+        if perms.can_anywhere(user, perms.VIEW, DASHBOARD):
+            items.append(("dashboard", "Dashboard"))
+        if perms.can_anywhere(user, perms.CHANGE, CATALOGUE):
+            items.append(("assurance", "Board assurance"))
+        if perms.can_anywhere(user, perms.VIEW, PROVISION):
+            items.append(("provisions", "Security provision"))
         if perms.can_anywhere(user, perms.VIEW, AUDIT):
             items.append(("audit", "Audit trail"))
         items.append(("profile", "My profile"))

@@ -23,6 +23,9 @@ from lonewatch.core import permissions as perms
 from lonewatch.core.models import AuditEvent
 from lonewatch.escalation.models import Escalation
 from lonewatch.escalation.permissions import POLICY
+from lonewatch.governance.access import sees_team_sops
+from lonewatch.governance.models import Submission
+from lonewatch.governance.permissions import ACTIVITIES
 from lonewatch.notify.models import Delivery
 from lonewatch.notify.views import unproved
 from lonewatch.org import actions
@@ -209,7 +212,10 @@ def team_detail(request, team_id, status=200):
         "team": team, "members": members,
         "can_policy": perms.can(request.user, perms.VIEW, POLICY, team),
         "can_default_policy": _can_default_policy(request),
-        "can_practice": perms.can(request.user, perms.CHANGE, TEAM_PRACTICE, team)},
+        "can_practice": perms.can(request.user, perms.CHANGE, TEAM_PRACTICE, team),
+        "can_sop": sees_team_sops(request.user, team),
+        "can_activities": perms.can(request.user, perms.VIEW, ACTIVITIES,
+                                    Submission(team=team, version=0))},
         status=status)
 
 

@@ -94,6 +94,23 @@ RECORDS_REFUSE = [
     # PRE-01: a FHIR bundle's Flags are checked as FHIR (fhir.resources) and by the
     # register's rules; the schema states the bundle's outline only.
     (400, r"^The bundle was not imported, nothing was added\."),
+    # RSK-01 … RSK-03: records named by id must be the trust's; a level needs its team or
+    # directorate; the scores must change.
+    (400, r"Some of the (owners|people|themes|risk statements) named are not"),
+    (400, r"There is no directorate with id"),
+    (400, r"Say which (team|directorate)'s risk it is|The lone-working risk is the org"),
+    (400, r"The scores are as they were"),
+    (409, r"The trust already has its lone-working risk"),
+    # RSK-06: a review names what it is of: a risk, or a team's SOP or activities.
+    (400, r"Name the risk to review|Say which team's SOP or activities to review"),
+    (400, r"That is not the trust's"),
+    # RSK-04: an SOP's themes must be in the catalogue, and a draft needs one to be sent.
+    (400, r"There is no theme with id \d+ in the catalogue"),
+    (400, r"Choose the activity and risk themes the SOP covers"),
+    # RSK-05: a column's red and amber thresholds are checked against each other and, for a
+    # part of a whole, as a percentage (the column is in the path, the numbers in the body).
+    (400, r"is better: red \(\S+\) must be at or (above|below) amber"),
+    (400, r"threshold is a percentage: at most 100"),
     (415, r"The first chunk does not look like"),
     (415, r"This recording is audio/\S+; send the same type"),
 ]
@@ -366,8 +383,11 @@ def test_q_rel_each_schema_name_means_one_shape():
 
     seen: dict[str, str] = {}
     clashes = []
-    for module in ("alarms", "escalations", "markers", "people", "policies", "recordings",
-                   "schemas", "sessions", "visits"):
+    import pkgutil
+
+    import lonewatch.api
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(lonewatch.api.__path__)):
         loaded = __import__(f"lonewatch.api.{module}", fromlist=["_"])
         for name, value in vars(loaded).items():
             if inspect.isclass(value) and issubclass(value, Schema) and \

@@ -20,6 +20,8 @@ from lonewatch.accounts.models import User
 from lonewatch.alarms import actions as alarms
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalation
+from lonewatch.governance import actions as governance
+from lonewatch.governance import sops
 from lonewatch.letters.models import Letter
 from lonewatch.markers import actions as markers
 from lonewatch.org.actions import do_add_absence, do_add_next_of_kin
@@ -130,15 +132,38 @@ def records(trust, start_session, at, settings):
                                 postcode="PE13 1AB", planned_start=clock.now(),
                                 planned_end=clock.now() + timedelta(hours=1),
                                 buddy=trust.people["ben"])[0]
+    maria = trust.people["maria"]
+    activities = governance.draft_of(trust.north, actor=maria.user)
+    activity = governance.do_add_activity(
+        activities, actor=maria.user, title="Home visits",
+        risks=[{"risk_type": "physical_assault", "description": "Unknown patients"}])
+    risk = governance.do_add_risk(
+        trust.org, actor=maria.user, level="team", team=trust.north, title="Dark car park",
+        description="Leaving late", owner=maria, review_on=clock.now().date() + timedelta(
+            days=30), scores={f"{w}_{p}": 2 for w in ("initial", "current", "target")
+                              for p in ("likelihood", "consequence")})
+    sop = sops.do_start_sop(trust.north, actor=maria.user)
     return {"person_id": nina.pk, "team_id": trust.north.pk, "session_id": session.pk,
-            "visit_id": visit.pk,
+            "sop_id": sop.pk,
+            "visit_id": visit.pk, "submission_id": activities.pk, "activity_id": activity.pk,
+            "risk_id": risk.pk, "report_id": governance.do_start_assurance(
+                trust.org, actor=leslie, period_start=clock.now().date() - timedelta(
+                    days=180), period_end=clock.now().date()).pk,
+            "request_id": governance.do_request_review(
+                trust.org, subject="risk", risk=risk, reason="After an incident").pk,
+            "provision_id": governance.do_request_provision(
+                trust.north, actor=maria.user, service_user="SU-1", address="1 Low Road",
+                why_care_continues="Depot", mdt_date=clock.now().date(),
+                mdt_attendees="MDT", mdt_outcome="Agreed", starts_on=clock.now().date(),
+                ends_on=clock.now().date() + timedelta(days=14)).pk,
             "escalation_id": session.escalations.get().pk, "alarm_id": alarm.pk,
             "absence_id": absence.pk, "kin_id": kin.pk, "token_id": token.pk,
             "hold_id": hold.pk, "letter_id": letter.pk, "access_id": police.pk, "sar_id": sar.pk,
             "review_id": alarm.review.pk, "marker_id": marker.pk,
             "verdict": "approve", "secret": "not-a-link", "take": 1,
             "kind": "red", "action": "acknowledge", "key": str(uuid.uuid4()),
-            "token": "not-a-link", "uidb64": "MQ", "rest": ""}
+            "token": "not-a-link", "uidb64": "MQ", "rest": "",
+            "column": "red_alerts"}
 
 
 def _url(pattern: str, values: dict) -> str:

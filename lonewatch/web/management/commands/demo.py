@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from lonewatch.governance import demo as governance_demo
 from lonewatch.markers import demo as markers_demo
 from lonewatch.org import demo
 from lonewatch.org.roles import PRIVILEGED_ROLES
@@ -9,13 +10,14 @@ from lonewatch.recordings import demo as recordings_demo
 
 class Command(BaseCommand):
     help = ("Load the demo trust (about 35 people in every role, the security manager's "
-            "alarm reviews in every state, the risk register and today's plans). Safe to run "
-            "twice.")
+            "alarm reviews in every state, the risk register, today's plans and the "
+            "lone-working governance). Safe to run twice.")
 
     def handle(self, *args, **options):
         people = demo.load()
         cases = recordings_demo.load()
         markers = markers_demo.load()
+        governance = governance_demo.load()
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
         self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
@@ -35,6 +37,11 @@ class Command(BaseCommand):
                               "category (some past their review date): sign in as "
                               "leslie.lsms, then Risk register. nina.nurse has visits planned "
                               "for today; the first is high risk and needs a colleague.")
+        if governance:
+            self.stdout.write(f"\nLone-working governance: {governance} teams' activities "
+                              "(accepted, returned), the trust's lone-working risk with its "
+                              "history, SOPs in every state and a security provision waiting "
+                              "for george.coo's sign-off.")
         if cases:
             self.stdout.write(f"\nThe security manager's review queue has {cases} demo alarm "
                               "cases, one in every state: sign in as leslie.lsms, then "
