@@ -7,7 +7,7 @@
 import importlib
 import sys
 
-ALL = ["checkins", "overdue", "memory", "alarms", "recordings", "precheck"]
+ALL = ["checkins", "overdue", "memory", "alarms", "recordings", "precheck", "dashboard"]
 
 
 def main() -> None:

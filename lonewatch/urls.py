@@ -19,7 +19,9 @@ from lonewatch.web import (
     my_day,
     plan,
     provisions,
+    register,
     sops,
+    themes,
     watching,
 )
 from lonewatch.web import views as web
@@ -59,6 +61,11 @@ urlpatterns = [
     path("activity-lists/<int:submission_id>/decide", activities.decide,
          name="activities_decide"),
     path("security-provision/", provisions.provisions, name="provisions"),
+    path("risks/", register.register, name="register"),
+    path("themes/", themes.themes, name="themes"),
+    path("themes/file", themes.file_statements, name="themes_file"),
+    path("themes/controls", themes.add_control, name="themes_control"),
+    path("risks/<int:risk_id>/", register.risk, name="risk"),
     path("assurance/", assurance.reports, name="assurance"),
     path("assurance/start", assurance.start, name="assurance_start"),
     path("assurance/<int:report_id>/", assurance.report, name="assurance_report"),

@@ -5,7 +5,6 @@ provision (RSK-01 … RSK-03, RSK-06, RSK-07)."""
 from datetime import date, datetime
 from typing import Literal
 
-from django.db.models import Q
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
@@ -14,6 +13,7 @@ from lonewatch.api.schemas import Id, one_of, refusals
 from lonewatch.core import permissions as perms
 from lonewatch.core.permissions import fetch_or_refuse
 from lonewatch.governance import actions, scoring
+from lonewatch.governance.access import visible_risks
 from lonewatch.governance.models import (
     Activity,
     ActivityRisk,
@@ -414,17 +414,6 @@ def _risk_out(risk: Risk) -> dict:
                          "consequence": c.consequence, "at": c.at,
                          "by": c.by.get_username(), "reason": c.reason}
                         for c in risk.score_changes.select_related("by")]}
-
-
-def visible_risks(user):
-    """The register as ``user`` may read it: the risks their scope reaches, and the
-    organisation's own risks for anyone who may read the register at all."""
-    me = access_me(user)
-    reached = perms.filter_visible(user, Risk.objects.all())
-    if perms.can_anywhere(user, perms.VIEW, REGISTER):
-        reached = Risk.objects.filter(Q(pk__in=reached.values("pk")) | Q(
-            level=Risk.Level.ORGANISATION), organisation_id=me.organisation_id)
-    return reached
 
 
 def _risk(user, risk_id: int, action: str = perms.VIEW) -> Risk:

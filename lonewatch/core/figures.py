@@ -92,6 +92,10 @@ class Column:
     red: float = 0
     per_person: Computes | None = None
     order: int = 1000
+    # MOV-04: what the reader's own account must not see counted (the duress alarms they
+    # raised themselves), by team: (organisation id, the reader's person id, now) ->
+    # {team id: Figure}. The dashboard takes it off every figure that includes them.
+    unseen_by: Callable[[int, int, datetime], Mapping[int, Figure]] | None = None
 
     def __post_init__(self):
         if self.kind not in (COUNT, FRACTION):
@@ -121,16 +125,24 @@ class Column:
                            f"be at or below amber ({amber:g}).")
         return None
 
+    def without(self, figure: Figure, unseen: Figure | None) -> Figure:
+        """``figure`` less what its reader must not see counted."""
+        if unseen is None:
+            return figure
+        return Figure(max(figure.value - unseen.value, 0), None if figure.out_of is None
+                      else max(figure.out_of - (unseen.out_of or 0), 0))
+
     def empty(self) -> Figure:
         return Figure(0, None if self.kind == COUNT else 0)
 
     def total(self, figures: Iterable[Figure]) -> Figure:
         """Figures added up into one (teams into a directorate, directorates into the
-        trust)."""
-        total = self.empty()
-        for figure in figures:
-            total += figure
-        return total
+        trust): a count sums, a part of a whole sums both parts."""
+        figures = list(figures)
+        value = sum(f.value for f in figures)
+        if self.kind == COUNT:
+            return Figure(value)
+        return Figure(value, sum(f.out_of or 0 for f in figures))
 
     def colour(self, figure: Figure, amber: float, red: float, *, teams: int = 1) -> str:
         """GREEN, AMBER, RED or NO_COLOUR. ``teams``: how many teams a count adds up

@@ -1,15 +1,18 @@
 """Fetch a team's SOPs, one SOP or the trust's guidance for a user, or refuse (see
-``core.permissions.fetch_or_refuse``): one check for the pages and the API alike.
+``core.permissions.fetch_or_refuse``), and the risk register as a user may read it: one
+check for the pages and the API alike.
 
 RSK-04: the team's line manager, its directorate lead and the security manager see every
 version; everyone in the team reads the approved one, and nothing else."""
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 
+from lonewatch.core import permissions as perms
 from lonewatch.core.permissions import ACT, CHANGE, VIEW, can
-from lonewatch.governance.models import Sop, Theme
-from lonewatch.governance.permissions import CATALOGUE, OWN_TEAM_SOP, SOP
+from lonewatch.governance.models import Risk, Sop, Theme
+from lonewatch.governance.permissions import CATALOGUE, OWN_TEAM_SOP, REGISTER, SOP
 from lonewatch.org.access import access_me
 from lonewatch.org.models import Organisation, Team
 
@@ -91,3 +94,14 @@ def access_guidance(user) -> Organisation:
         raise PermissionDenied("Only managers and the security manager read the trust's "
                                "lone-working guidance.")
     return me.organisation
+
+
+def visible_risks(user):
+    """RSK-03: the register as ``user`` may read it: the risks their scope reaches, and the
+    organisation's own risks for anyone who may read the register at all."""
+    me = access_me(user)
+    reached = perms.filter_visible(user, Risk.objects.all())
+    if perms.can_anywhere(user, perms.VIEW, REGISTER):
+        reached = Risk.objects.filter(Q(pk__in=reached.values("pk")) | Q(
+            level=Risk.Level.ORGANISATION), organisation_id=me.organisation_id)
+    return reached

@@ -153,7 +153,7 @@ def build(user, *, directorate_id: int | None = None, team_id: int | None = None
             user, Team.objects.select_related("directorate").filter(
                 directorate__organisation_id=organisation.pk), team_id, DASHBOARD,
             missing=NOT_YOURS.format("team"))
-        rows = _team_rows(organisation.pk, team, columns, now)
+        rows = _team_rows(organisation.pk, team, columns, now, reader=me)
         return Dashboard(organisation, TEAM, now, columns, rows, team.directorate, team)
     if directorate_id is not None:
         directorate = perms.fetch_or_refuse(
@@ -162,7 +162,7 @@ def build(user, *, directorate_id: int | None = None, team_id: int | None = None
         teams = list(directorate.teams.order_by("name", "pk"))
         for team in teams:
             team.directorate = directorate  # already at hand: no query for its name
-        rows = _rows(organisation.pk, [directorate], teams, columns, now)
+        rows = _rows(organisation.pk, [directorate], teams, columns, now, reader=me)
         return Dashboard(organisation, DIRECTORATE, now, columns, rows, directorate)
     if not perms.can_anywhere(user, perms.VIEW, DASHBOARD):
         raise PermissionDenied("The governance dashboard is for managers and the security "
@@ -176,21 +176,35 @@ def build(user, *, directorate_id: int | None = None, team_id: int | None = None
                  .select_related("directorate").order_by("name", "pk"))
     return Dashboard(organisation, TRUST, now, columns,
                      _rows(organisation.pk, directorates, teams, columns, now,
-                           trust=organisation))
+                           trust=organisation, reader=me))
+
+
+def _unseen(organisation_id: int, columns: list[Limits], reader: Person, now) -> dict:
+    """MOV-04: per column, by team, what ``reader``'s own account must not see counted."""
+    return {c.key: c.column.unseen_by(organisation_id, reader.pk, now) for c in columns
+            if c.column.unseen_by is not None}
 
 
 def _rows(organisation_id: int, directorates: list[Directorate], teams: list[Team],
-          columns: list[Limits], now, *, trust: Organisation | None = None) -> list[Row]:
+          columns: list[Limits], now, *, reader: Person,
+          trust: Organisation | None = None) -> list[Row]:
     """The trust's row (when ``trust``), then each directorate's followed by its teams'."""
     team_ids = [t.pk for t in teams]
-    per_team = {c.key: c.column.per_team(organisation_id, team_ids, now) for c in columns}
-
-    def figure(limits: Limits, team_id: int) -> Figure:
-        return per_team[limits.key].get(team_id) or limits.column.empty()
+    unseen = _unseen(organisation_id, columns, reader, now)
+    # Each column's figure for each team, a missing team being one with nothing to count,
+    # less what the reader must not see counted (the sums above a team follow).
+    figures_of = {}
+    for limits in columns:
+        column = limits.column
+        found, empty, hidden = column.per_team(organisation_id, team_ids, now), \
+            column.empty(), unseen.get(column.key, {})
+        figures_of[column.key] = {pk: column.without(found.get(pk) or empty, hidden.get(pk))
+                                  for pk in team_ids}
 
     def added_up(of_teams: list[Team]) -> dict[str, Cell]:
-        return {c.key: c.cell(c.column.total(figure(c, t.pk) for t in of_teams),
-                              teams=len(of_teams)) for c in columns}
+        return {c.column.key: c.cell(c.column.total(figures_of[c.column.key][t.pk]
+                                                     for t in of_teams), teams=len(of_teams))
+                for c in columns}
 
     rows = []
     if trust is not None:
@@ -200,15 +214,20 @@ def _rows(organisation_id: int, directorates: list[Directorate], teams: list[Tea
         rows.append(Row(DIRECTORATE, directorate.pk, directorate.name, directorate.pk, None,
                         directorate.name, "", added_up(own)))
         rows.extend(Row(TEAM, t.pk, t.name, directorate.pk, t.pk, directorate.name, t.name,
-                        {c.key: c.cell(figure(c, t.pk)) for c in columns}) for t in own)
+                        {c.column.key: c.cell(figures_of[c.column.key][t.pk])
+                         for c in columns}) for t in own)
     return rows
 
 
-def _team_rows(organisation_id: int, team: Team, columns: list[Limits], now) -> list[Row]:
+def _team_rows(organisation_id: int, team: Team, columns: list[Limits], now, *,
+               reader: Person) -> list[Row]:
     """The team's row, then each of its people's (a column that counts by team only has
     no figure for a person)."""
-    cells = {c.key: c.cell(c.column.per_team(organisation_id, [team.pk], now).get(team.pk)
-                           or c.column.empty()) for c in columns}
+    unseen = {key: hidden.get(team.pk) for key, hidden in
+              _unseen(organisation_id, columns, reader, now).items()}
+    cells = {c.key: c.cell(c.column.without(
+        c.column.per_team(organisation_id, [team.pk], now).get(team.pk) or c.column.empty(),
+        unseen.get(c.key))) for c in columns}
     rows = [Row(TEAM, team.pk, team.name, team.directorate_id, team.pk, team.directorate.name,
                 team.name, cells)]
     per_person = {c.key: c.column.per_person(organisation_id, [team.pk], now)
@@ -216,7 +235,9 @@ def _team_rows(organisation_id: int, team: Team, columns: list[Limits], now) -> 
     people = Person.objects.filter(organisation_id=organisation_id, team=team) \
         .order_by("full_name", "pk").only("pk", "full_name")
     for person in people:
-        cells = {c.key: c.cell(per_person[c.key].get(person.pk) or c.column.empty())
+        cells = {c.key: c.cell(c.column.without(
+            per_person[c.key].get(person.pk) or c.column.empty(),
+            unseen.get(c.key) if person.pk == reader.pk else None))
                  if c.key in per_person else None for c in columns}
         rows.append(Row(PERSON, person.pk, person.full_name, team.directorate_id, team.pk,
                         team.directorate.name, team.name, cells))

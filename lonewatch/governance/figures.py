@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from lonewatch.core import figures
 from lonewatch.core.figures import Figure
-from lonewatch.governance.models import Activity, Risk, Sop, Submission
+from lonewatch.governance.models import Activity, Risk, SecurityProvision, Sop, Submission
 from lonewatch.org.models import RoleMembership
 from lonewatch.org.roles import Role
 
@@ -137,6 +137,15 @@ def reviews_overdue(organisation_id, team_ids, now) -> dict[int, Figure]:
     return {team_id: Figure(n) for team_id, n in found.items()}
 
 
+def provisions_active(organisation_id, team_ids, now) -> dict[int, Figure]:
+    """RSK-07: the team's external security provisions in force (signed off, not ended),
+    and those still waiting for an executive's sign-off are not counted."""
+    rows = SecurityProvision.objects.filter(
+        organisation_id=organisation_id, team_id__in=team_ids,
+        state=SecurityProvision.State.ACTIVE).values("team_id").annotate(n=Count("pk"))
+    return {row["team_id"]: Figure(row["n"]) for row in rows}
+
+
 COLUMNS = [
     figures.Column(
         key="activities_submitted", label="Activities submitted", owner="governance",
@@ -183,6 +192,13 @@ COLUMNS = [
                "review date.",
         per_team=reviews_overdue, kind=figures.COUNT, good=figures.LOWER, amber=0, red=1,
         order=80),
+    figures.Column(
+        key="security_provisions_active", label="Security provision in force",
+        owner="governance",
+        counts="External security provisions signed off by an executive and not yet "
+               "ended (RSK-07): each is exceptional and short term.",
+        per_team=provisions_active, kind=figures.COUNT, good=figures.LOWER, amber=0, red=2,
+        order=90),
 ]
 
 for column in COLUMNS:

@@ -99,6 +99,9 @@ class Session(models.Model):
             models.Index(fields=["buddy", "state"], name="session_buddy_state_idx"),
             # PRE-04: a place's history (withdrawals and alarms there) by its postcode.
             models.Index(fields=["postcode", "started_at"], name="session_place_idx"),
+            # RSK-05: the dashboard's high-risk visits of the last 90 days.
+            models.Index(fields=["started_at"], name="session_high_risk_idx",
+                         condition=Q(risk="high")),
         ]
 
     def __str__(self):

@@ -1,6 +1,6 @@
 from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
-from lonewatch.governance.permissions import CATALOGUE, DASHBOARD, PROVISION
+from lonewatch.governance.permissions import CATALOGUE, DASHBOARD, PROVISION, REGISTER
 from lonewatch.markers.permissions import MARKER
 from lonewatch.org.permissions import AUDIT, PERSON, TEAM
 from lonewatch.org.roles import Role
@@ -33,12 +33,15 @@ def navigation(request):
         if perms.can_anywhere(user, perms.VIEW, TEAM):
             items.append(("teams", "Teams"))
         if perms.can_anywhere(user, perms.VIEW, MARKER):
-            items.append(("markers", "Risk register"))
+            items.append(("markers", "Risk markers"))
         if perms.can_anywhere(user, perms.VIEW, REVIEW):
             items.append(("review_queue", "Reviews"))
         if perms.can_anywhere(user, perms.VIEW, DASHBOARD):
             items.append(("dashboard", "Dashboard"))
+        if perms.can_anywhere(user, perms.VIEW, REGISTER):
+            items.append(("register", "Risk register"))
         if perms.can_anywhere(user, perms.CHANGE, CATALOGUE):
+            items.append(("themes", "Themes and controls"))
             items.append(("assurance", "Board assurance"))
         if perms.can_anywhere(user, perms.VIEW, PROVISION):
             items.append(("provisions", "Security provision"))

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if markers:
             self.stdout.write(f"\nThe risk register has {markers} demo markers, one of every "
                               "category (some past their review date): sign in as "
-                              "leslie.lsms, then Risk register. nina.nurse has visits planned "
+                              "leslie.lsms, then Risk markers. nina.nurse has visits planned "
                               "for today; the first is high risk and needs a colleague.")
         if governance:
             self.stdout.write(f"\nLone-working governance: {governance} teams' activities "
