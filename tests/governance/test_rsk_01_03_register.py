@@ -113,7 +113,7 @@ def _accepted(trust, team, manager, lead, *risks):
     return actions.do_review(draft, actor=lead.user, accept=True)
 
 
-def test_rsk_01_02_themes_from_several_teams_and_controls_for_them(trust):
+def test_rsk_02_themes_from_several_teams_and_the_controls_for_them(trust):
     from lonewatch.org.roles import Role
     trust.person("rob", trust.cmht, [Role.DIRECTORATE_LEAD])
     leslie = trust.people["leslie"].user

@@ -22,7 +22,7 @@ def _accepted(trust):
     actions.do_review(draft, actor=claire.user, accept=True)
 
 
-def test_rsk_01_02_the_security_manager_files_risks_and_adds_controls_on_the_page(
+def test_rsk_02_the_security_manager_files_risks_and_adds_controls_on_the_page(
         trust, client):
     _accepted(trust)
     login(client, trust.people["leslie"], verified=True)

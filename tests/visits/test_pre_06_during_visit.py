@@ -94,3 +94,32 @@ def test_pre_06_signs_proposed_as_a_marker_the_security_manager_accepts(trust, n
     assert markers.precheck(trust.org.pk, actor=leslie, nhs_number="9434765919").risk == "high"
     assert post(Client(), f"/api/v1/markers/{marker.pk}/decision", nina,
                 {"accept": False}).status_code == 403
+
+
+EXPECTED_AFTER_WITHDRAWING = ["started", "withdrawing", "ended"]
+
+
+@pytest.mark.parametrize("pin", ["2468", "9753"])
+def test_pre_06_mov_04_after_withdrawing_a_duress_check_out_reads_as_a_normal_one(
+        trust, nina_ready, start_session, pin):
+    """Side by side: a worker withdraws, then checks out with her PIN or her duress PIN.
+    Her My day, her session as the API gives it and her incident prompt read alike."""
+    from django.contrib.auth.hashers import make_password
+    nina_ready.duress_pin_hash = make_password("9753")
+    nina_ready.save()
+    session = start_session(interval=3600)
+    actions.do_withdraw(session, actor=nina_ready.user)
+    actions.do_end_session(session, actor=nina_ready.user, pin=pin)
+    client = Client()
+    client.force_login(nina_ready.user)
+    page = client.get("/my-day/").content.decode()
+    assert "You withdrew from a visit" in page and "Your red alert" not in page
+    answer = Client().get(f"/api/v1/sessions/{session.pk}",
+                          headers=bearer(nina_ready)).json()
+    assert answer["state"] == "ended"
+    kinds = [line["kind"] for line in answer["timeline"] if line["kind"] not in (
+        "delivery", "delivery_failed")]
+    assert kinds == EXPECTED_AFTER_WITHDRAWING, kinds
+    prompt = IncidentPrompt.objects.get()
+    assert prompt.safe_at is not None and prompt.reported_at is None
+    assert Client().get("/api/v1/alarms", headers=bearer(nina_ready)).json() == []
