@@ -12,7 +12,7 @@ from pydantic import Field
 from lonewatch.api.schemas import Error, Id, one_of, refusals
 from lonewatch.core import pdf, team_facts
 from lonewatch.core import permissions as perms
-from lonewatch.governance import documents, sops
+from lonewatch.governance import actions, documents, sops
 from lonewatch.governance.access import (
     access_guidance,
     access_sop,
@@ -70,9 +70,9 @@ class SopOut(SopSummaryOut):
 
 
 class SopIn(Schema):
-    theme_ids: list[Id] = Field(..., max_length=sops.MOST_THEMES,
+    theme_ids: list[Id] = Field(..., max_length=actions.MOST_THEMES,
                                 description="The activity/risk themes the SOP covers")
-    local_arrangements: str = Field("", max_length=sops.LOCAL_ARRANGEMENTS_LIMIT)
+    local_arrangements: str = Field("", max_length=actions.LOCAL_ARRANGEMENTS_LIMIT)
 
 
 class SopDecisionIn(Schema):
@@ -188,7 +188,7 @@ def list_sops(request, team_id: int):
              summary="Start a new draft from the last version (the team's line manager)")
 def start_sop(request, team_id: int):
     team, _ = access_team_sops(request.user, team_id, action=perms.CHANGE)
-    return Status(201, _sop_out(_guarded(sops.do_start_sop, team, actor=request.user)))
+    return Status(201, _sop_out(_guarded(actions.do_start_sop, team, actor=request.user)))
 
 
 @router.get("/sops/{sop_id}", response={200: SopOut, **refusals(400, 404)},
@@ -207,7 +207,7 @@ def edit_sop(request, sop_id: int, payload: SopIn):
     missing = sorted(ids - {t.pk for t in themes})
     if missing:
         raise HttpError(400, f"There is no theme with id {missing[0]} in the catalogue.")
-    return _sop_out(_guarded(sops.do_edit_sop, sop, actor=request.user, themes=themes,
+    return _sop_out(_guarded(actions.do_edit_sop, sop, actor=request.user, themes=themes,
                              local_arrangements=payload.local_arrangements))
 
 
@@ -215,7 +215,7 @@ def edit_sop(request, sop_id: int, payload: SopIn):
              summary="Send the draft to the directorate lead for approval")
 def submit_sop(request, sop_id: int):
     sop = access_sop(request.user, sop_id, action=perms.CHANGE)
-    return _sop_out(_guarded(sops.do_submit_sop, sop, actor=request.user))
+    return _sop_out(_guarded(actions.do_submit_sop, sop, actor=request.user))
 
 
 @router.post("/sops/{sop_id}/decision",
@@ -224,5 +224,5 @@ def submit_sop(request, sop_id: int):
                      "it with comments (the team's directorate lead)")
 def decide_sop(request, sop_id: int, payload: SopDecisionIn):
     sop = access_sop(request.user, sop_id, action=perms.ACT)
-    return _sop_out(_guarded(sops.do_approve_sop, sop, actor=request.user,
+    return _sop_out(_guarded(actions.do_approve_sop, sop, actor=request.user,
                              approve=payload.approve, comments=payload.comments))

@@ -1,4 +1,4 @@
-"""Lone-working governance, the verbs (RSK-01 … RSK-03). Each owns its transaction and
+"""Lone-working governance, the verbs (RSK-01 … RSK-07). Each owns its transaction and
 writes its audit event; who may is asked of the permission engine first."""
 
 from datetime import date, timedelta
@@ -34,6 +34,7 @@ from lonewatch.governance.permissions import (
     DASHBOARD,
     PROVISION,
     REGISTER,
+    SOP,
 )
 from lonewatch.notify import actions as notify
 from lonewatch.notify.messages import link
@@ -45,6 +46,9 @@ from lonewatch.worker.claim import claim
 # RSK-06: how long an accepted activity list or a risk stands before its review.
 REVIEW_AFTER = timedelta(days=365)
 SCORES = ("initial", "current", "target")
+LOCAL_ARRANGEMENTS_LIMIT = 20000
+MOST_THEMES = 200
+SOP_WRITES = "Only the team's line manager writes its SOP."
 
 
 class GovernanceError(ValueError):
@@ -220,6 +224,139 @@ def accepted_risks(organisation_id: int):
         activity__submission__state=Submission.State.ACCEPTED)
         .select_related("activity__submission__team", "theme")
         if (risk.activity.submission.team_id, risk.activity.submission.version) in wanted]
+
+
+def latest_accepted(team: Team) -> Submission | None:
+    """RSK-01: the team's latest accepted list of activities and risks."""
+    return team.submissions.filter(state=Submission.State.ACCEPTED).order_by(
+        "-version").first()
+
+
+def suggested_themes(team: Team) -> list[Theme]:
+    """The themes the security manager filed the team's accepted risks under: a new SOP
+    starts with them chosen."""
+    submission = latest_accepted(team)
+    if submission is None:
+        return []
+    return list(Theme.objects.filter(statements__activity__submission=submission)
+                .distinct().order_by("title"))
+
+
+
+# --- team SOPs (RSK-04) ---------------------------------------------------------------
+
+
+def do_start_sop(team: Team, *, actor) -> Sop:
+    """RSK-04: a new draft version of the team's SOP, starting from the last version's
+    themes and local arrangements (the first starts from the themes of the team's
+    accepted risks)."""
+    _must(actor, perms.CHANGE, SOP, Sop(team=team, version=0), SOP_WRITES)
+    with transaction.atomic():
+        Team.objects.select_for_update().filter(pk=team.pk).first()
+        latest = team.sops.order_by("-version").first()
+        open_version = team.sops.filter(state__in=(Sop.State.DRAFT, Sop.State.SUBMITTED)) \
+            .order_by("-version").first()
+        if open_version is not None:
+            raise GovernanceConflict(
+                f"Version {open_version.version} is still a draft: change that one."
+                if open_version.state == Sop.State.DRAFT else
+                f"Version {open_version.version} is waiting for approval: a new draft can "
+                "start once it is decided.")
+        sop = Sop.objects.create(
+            team=team, version=latest.version + 1 if latest else 1, author=actor,
+            created_at=clock.now(),
+            local_arrangements=latest.local_arrangements if latest else "")
+        themes = list(latest.themes.all()) if latest else suggested_themes(team)
+        sop.themes.set(themes)
+        audit.record("sop.draft", actor=actor, obj=sop,
+                     summary=f"Version {sop.version} of {team.name}'s SOP started",
+                     after={"themes": [t.pk for t in themes]})
+    return sop
+
+
+def _draft(sop: Sop, actor) -> Sop:
+    """The version, locked, if it is a draft the actor may change. Runs inside the
+    caller's transaction."""
+    _must(actor, perms.CHANGE, SOP, sop, SOP_WRITES)
+    locked = Sop.objects.select_for_update(of=("self",)).select_related(
+        "team__directorate").get(pk=sop.pk)
+    if locked.state != Sop.State.DRAFT:
+        raise GovernanceConflict(f"Version {locked.version} is "
+                                 f"{locked.get_state_display().lower()}: start a new draft "
+                                 "to change the SOP.")
+    return locked
+
+
+def do_edit_sop(sop: Sop, *, actor, themes: list[Theme], local_arrangements: str) -> Sop:
+    """RSK-04: the themes the team's SOP covers, and its local arrangements."""
+    local = _text(local_arrangements, "local arrangements", limit=LOCAL_ARRANGEMENTS_LIMIT,
+                  required=False)
+    themes = list({t.pk: t for t in themes}.values())
+    if len(themes) > MOST_THEMES:
+        raise GovernanceError(f"An SOP covers at most {MOST_THEMES} themes.", "themes")
+    with transaction.atomic():
+        locked = _draft(sop, actor)
+        organisation_id = locked.team.directorate.organisation_id
+        if any(t.organisation_id != organisation_id for t in themes):
+            raise GovernanceError("An SOP uses its own trust's themes only.", "themes")
+        before = {"themes": sorted(locked.themes.values_list("pk", flat=True)),
+                  "local_arrangements": len(locked.local_arrangements)}
+        locked.local_arrangements = local
+        locked.save(update_fields=["local_arrangements"])
+        locked.themes.set(themes)
+        audit.record("sop.edit", actor=actor, obj=locked,
+                     summary=f"{locked.team.name}'s SOP, version {locked.version}, changed",
+                     before=before, after={"themes": sorted(t.pk for t in themes),
+                                           "local_arrangements": len(local)})
+    return locked
+
+
+def do_submit_sop(sop: Sop, *, actor) -> Sop:
+    """RSK-04: the line manager sends the draft to the directorate lead for approval."""
+    with transaction.atomic():
+        locked = _draft(sop, actor)
+        if not locked.themes.exists():
+            raise GovernanceError("Choose the activity and risk themes the SOP covers before "
+                                  "you submit it.", "themes")
+        locked.state = Sop.State.SUBMITTED
+        locked.save(update_fields=["state"])
+        audit.record("sop.submit", actor=actor, obj=locked,
+                     summary=f"{locked.team.name}'s SOP, version {locked.version}, sent for "
+                             "approval")
+    return locked
+
+
+def do_approve_sop(sop: Sop, *, actor, approve: bool, comments: str = "") -> Sop:
+    """RSK-04: the directorate lead approves the version (it is then the team's SOP until
+    its review, a year on, and the version before it is superseded) or returns it with
+    comments, as a draft to change."""
+    _must(actor, perms.ACT, SOP, sop, "Only the team's directorate lead approves its SOP.")
+    comments = _text(comments, "comments", limit=5000, required=not approve)
+    with transaction.atomic():
+        locked = Sop.objects.select_for_update(of=("self",)).select_related(
+            "team").get(pk=sop.pk)
+        if locked.state != Sop.State.SUBMITTED:
+            raise GovernanceConflict("Only an SOP waiting for approval can be approved or "
+                                     "returned.")
+        superseded = []
+        if approve:
+            now = clock.now()
+            superseded = list(Sop.objects.select_for_update().filter(
+                team_id=locked.team_id, state=Sop.State.APPROVED).values_list("pk", flat=True))
+            Sop.objects.filter(pk__in=superseded).update(state=Sop.State.SUPERSEDED)
+            locked.state = Sop.State.APPROVED
+            locked.approved_by, locked.approved_at = actor, now
+            locked.review_on = timezone.localdate(now) + REVIEW_AFTER  # RSK-06
+        else:
+            locked.state = Sop.State.DRAFT
+        locked.comments = comments
+        locked.save(update_fields=["state", "approved_by", "approved_at", "review_on",
+                                   "comments"])
+        audit.record("sop.approve" if approve else "sop.return", actor=actor, obj=locked,
+                     summary=f"{locked.team.name}'s SOP, version {locked.version}, "
+                             f"{'approved' if approve else 'returned'}",
+                     after={"comments": comments, "superseded": superseded})
+    return locked
 
 
 # --- themes and controls (RSK-01, RSK-02) --------------------------------------------

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lonewatch import clock
-from lonewatch.governance import actions, sops
+from lonewatch.governance import actions
 from lonewatch.governance.models import Risk, ScoreChange
 from lonewatch.org.models import Organisation, Person, Team
 
@@ -171,13 +171,13 @@ def _sops(teams, managers, leads, themes) -> None:
               SOUTH: ["Driving and remote places"]}
     for name in (NORTH, CMHT, CRISIS, SOUTH):
         manager = managers[name]
-        sop = sops.do_start_sop(teams[name], actor=manager.user)
-        sops.do_edit_sop(sop, actor=manager.user, themes=[themes[t] for t in chosen[name]],
+        sop = actions.do_start_sop(teams[name], actor=manager.user)
+        actions.do_edit_sop(sop, actor=manager.user, themes=[themes[t] for t in chosen[name]],
                          local_arrangements=local[name])
         if name != SOUTH:
-            sops.do_submit_sop(sop, actor=manager.user)
+            actions.do_submit_sop(sop, actor=manager.user)
         if name in (NORTH, CMHT):
-            sops.do_approve_sop(sop, actor=leads[name].user, approve=True)
+            actions.do_approve_sop(sop, actor=leads[name].user, approve=True)
     cmht = teams[CMHT].sops.get()
     type(cmht).objects.filter(pk=cmht.pk).update(
         review_on=timezone.localdate(clock.now()) - timedelta(days=10))

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from lonewatch.core import pdf
 from lonewatch.core import permissions as perms
-from lonewatch.governance import documents, sops
+from lonewatch.governance import actions, documents, sops
 from lonewatch.governance.access import (
     access_guidance,
     access_sop,
@@ -52,7 +52,7 @@ def team_sop(request, team_id):
 def sop_start(request, team_id):
     team, _ = access_team_sops(request.user, team_id, action=perms.CHANGE)
     try:
-        sop = sops.do_start_sop(team, actor=request.user)
+        sop = actions.do_start_sop(team, actor=request.user)
     except GovernanceError as error:
         messages.error(request, str(error))
         return redirect("team_sop", team.pk)
@@ -73,7 +73,7 @@ def sop_page(request, sop_id, status=200, posted=None):
     if may_edit:
         chosen = {int(i) for i in posted.getlist("themes") if i.isdigit()} if posted else \
             set(sop.themes.values_list("pk", flat=True))
-        suggested = {t.pk for t in sops.suggested_themes(sop.team)}
+        suggested = {t.pk for t in actions.suggested_themes(sop.team)}
         context["choices"] = [
             {"theme": t, "chosen": t.pk in chosen, "suggested": t.pk in suggested}
             for t in Theme.objects.filter(
@@ -96,7 +96,7 @@ def sop_edit(request, sop_id):
     themes = list(Theme.objects.filter(pk__in=ids,
                                        organisation_id=sop.team.directorate.organisation_id))
     try:
-        sops.do_edit_sop(sop, actor=request.user, themes=themes,
+        actions.do_edit_sop(sop, actor=request.user, themes=themes,
                          local_arrangements=request.POST.get("local_arrangements", ""))
     except GovernanceError as error:
         return _refused(request, sop_id, error, posted=request.POST)
@@ -108,7 +108,7 @@ def sop_edit(request, sop_id):
 def sop_submit(request, sop_id):
     sop = access_sop(request.user, sop_id, action=perms.CHANGE)
     try:
-        sops.do_submit_sop(sop, actor=request.user)
+        actions.do_submit_sop(sop, actor=request.user)
     except GovernanceError as error:
         return _refused(request, sop_id, error)
     messages.success(request, "Sent to the directorate lead for approval.")
@@ -123,7 +123,7 @@ def sop_decision(request, sop_id):
         return _refused(request, sop_id, GovernanceError("Choose whether to approve the SOP "
                                                          "or return it."))
     try:
-        sops.do_approve_sop(sop, actor=request.user, approve=decision == "approve",
+        actions.do_approve_sop(sop, actor=request.user, approve=decision == "approve",
                             comments=request.POST.get("comments", ""))
     except GovernanceError as error:
         return _refused(request, sop_id, error)

@@ -21,7 +21,6 @@ from lonewatch.alarms import actions as alarms
 from lonewatch.core import permissions as perms
 from lonewatch.escalation import actions as escalation
 from lonewatch.governance import actions as governance
-from lonewatch.governance import sops
 from lonewatch.letters.models import Letter
 from lonewatch.markers import actions as markers
 from lonewatch.org.actions import do_add_absence, do_add_next_of_kin
@@ -142,7 +141,7 @@ def records(trust, start_session, at, settings):
         description="Leaving late", owner=maria, review_on=clock.now().date() + timedelta(
             days=30), scores={f"{w}_{p}": 2 for w in ("initial", "current", "target")
                               for p in ("likelihood", "consequence")})
-    sop = sops.do_start_sop(trust.north, actor=maria.user)
+    sop = governance.do_start_sop(trust.north, actor=maria.user)
     return {"person_id": nina.pk, "team_id": trust.north.pk, "session_id": session.pk,
             "sop_id": sop.pk,
             "visit_id": visit.pk, "submission_id": activities.pk, "activity_id": activity.pk,

@@ -5,7 +5,7 @@ live, her buddy."""
 import pytest
 from playwright.sync_api import expect
 
-from lonewatch.governance import actions, sops
+from lonewatch.governance import actions
 from tests.browser import PHONE, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,11 +18,11 @@ def test_rsk_04_a_lone_worker_reads_her_teams_approved_sop_on_her_phone(
                                   risk_type="physical_assault")
     actions.do_save_control(trust.org, actor=leslie, title="Joint visits for unknown "
                             "patients", themes=[theme])
-    sop = sops.do_start_sop(trust.north, actor=maria)
-    sops.do_edit_sop(sop, actor=maria, themes=[theme],
+    sop = actions.do_start_sop(trust.north, actor=maria)
+    actions.do_edit_sop(sop, actor=maria, themes=[theme],
                      local_arrangements="Keys are in the team office safe.")
-    sops.do_submit_sop(sop, actor=maria)
-    sops.do_approve_sop(sop, actor=claire, approve=True)
+    actions.do_submit_sop(sop, actor=maria)
+    actions.do_approve_sop(sop, actor=claire, approve=True)
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
                                   locale="en-GB")
     page = context.new_page()
