@@ -1,5 +1,7 @@
-"""Shared pieces of the benchmarks: a scratch PostgreSQL database, the server, pgbench."""
+"""Shared pieces of the benchmarks: a scratch PostgreSQL database, the server, pgbench,
+percentiles, and a measurement run on both databases."""
 
+import math
 import os
 import re
 import shutil
@@ -107,3 +109,37 @@ def wrk(url: str, script: Path, *, clients: int = 32, seconds: int = 15) -> dict
 
 def temp_dir() -> str:
     return tempfile.mkdtemp(prefix="lonewatch-bench-")
+
+
+def pct(values: list[float], p: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+def figures(values: list[float], percentiles=(50, 95)) -> str:
+    """Milliseconds at the given percentiles, and the slowest."""
+    return ", ".join([*(f"p{p} {pct(values, p):.2f} ms" for p in percentiles),
+                      f"max {max(values):.2f} ms"])
+
+
+def on_both_databases(module: str, database: str) -> None:
+    """Run ``python -m <module> <label>`` in a fresh process, migrated, first on a scratch
+    PostgreSQL database and then on a scratch SQLite file (the embedded default); the
+    module measures when given a label."""
+    def trial(env: dict, label: str) -> None:
+        run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
+        subprocess.run([sys.executable, "-m", module, label], env=env, check=True)
+
+    data_dir = temp_dir()
+    try:
+        with scratch_database(database) as url:
+            trial(lonewatch_env(url, data_dir), "PostgreSQL")
+        sqlite = temp_dir()
+        try:
+            trial(lonewatch_env(f"sqlite:///{sqlite}/bench.sqlite3", sqlite),
+                  "SQLite (the embedded default)")
+        finally:
+            shutil.rmtree(sqlite, ignore_errors=True)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)

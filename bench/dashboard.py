@@ -16,16 +16,14 @@ and must be the same. Then the exports (CSV and XLSX) a few times. First on Post
 then on the embedded default (SQLite).
 """
 
-import math
 import os
 import random
-import shutil
-import subprocess
 import sys
 import time
 from datetime import timedelta
 
-from bench.common import lonewatch_env, run, scratch_database, temp_dir
+from bench import common
+from bench.common import figures, pct
 
 TEAMS = int(os.environ.get("BENCH_DASHBOARD_TEAMS", "200"))
 STAFF = int(os.environ.get("BENCH_DASHBOARD_STAFF", "10000"))
@@ -185,16 +183,6 @@ def seed(name: str, teams: int, staff: int, rng: random.Random):
                               "alarms": len(alarms), "activity people": len(named)}
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
-
-def figures(values: list[float]) -> str:
-    return (f"p50 {pct(values, 50):.2f} ms, p95 {pct(values, 95):.2f} ms, "
-            f"max {max(values):.2f} ms")
-
-
 def measure(label: str) -> None:
     import django
 
@@ -270,24 +258,8 @@ def measure(label: str) -> None:
               f"{figures(times)}", flush=True)
 
 
-def trial(env: dict, label: str) -> None:
-    run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
-    subprocess.run([sys.executable, "-m", "bench.dashboard", label], env=env, check=True)
-
-
 def main() -> None:
-    data_dir = temp_dir()
-    try:
-        with scratch_database("lonewatch_bench_dashboard") as url:
-            trial(lonewatch_env(url, data_dir), "PostgreSQL")
-        sqlite = temp_dir()
-        try:
-            trial(lonewatch_env(f"sqlite:///{sqlite}/bench.sqlite3", sqlite),
-                  "SQLite (the embedded default)")
-        finally:
-            shutil.rmtree(sqlite, ignore_errors=True)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    common.on_both_databases("bench.dashboard", "lonewatch_bench_dashboard")
 
 
 if __name__ == "__main__":

@@ -13,17 +13,15 @@ The reference, measured in the same process after each check: a primary-key look
 one marker through the ORM. The figures to compare across machines are the ratios.
 """
 
-import math
 import os
 import random
-import shutil
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
-from bench.common import lonewatch_env, run, scratch_database, temp_dir
+from bench import common
+from bench.common import pct
 
 MARKERS = int(os.environ.get("BENCH_MARKERS", "1000000"))
 OTHER_MARKERS = MARKERS // 20  # the second trust's register
@@ -360,14 +358,8 @@ def plan_day(planner, register: Register, visits: int = 6) -> int:
 # -- measuring -------------------------------------------------------------------------
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
-
 def figures(values: list[float]) -> str:
-    return (f"p50 {pct(values, 50):.2f} ms, p95 {pct(values, 95):.2f} ms, "
-            f"p99 {pct(values, 99):.2f} ms, max {max(values):.2f} ms")
+    return common.figures(values, (50, 95, 99))
 
 
 def measure(label: str) -> None:
@@ -456,24 +448,8 @@ def measure(label: str) -> None:
     print(f"  by local identifier alone ({len(local)}): {figures(local)}", flush=True)
 
 
-def trial(env: dict, label: str) -> None:
-    run([sys.executable, "-m", "lonewatch", "migrate", "-v0"], env=env)
-    subprocess.run([sys.executable, "-m", "bench.precheck", label], env=env, check=True)
-
-
 def main() -> None:
-    data_dir = temp_dir()
-    try:
-        with scratch_database("lonewatch_bench_precheck") as url:
-            trial(lonewatch_env(url, data_dir), "PostgreSQL")
-        sqlite = temp_dir()
-        try:
-            trial(lonewatch_env(f"sqlite:///{sqlite}/bench.sqlite3", sqlite),
-                  "SQLite (the embedded default)")
-        finally:
-            shutil.rmtree(sqlite, ignore_errors=True)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    common.on_both_databases("bench.precheck", "lonewatch_bench_precheck")
 
 
 if __name__ == "__main__":
