@@ -100,136 +100,118 @@ def _mine(request, visit_id) -> PlannedVisit:
     return access_planned_visit(request.user, visit_id, action=perms.CHANGE)
 
 
+def _pressed(request, verb, said, *, then, refused_then=None, level=messages.SUCCESS,
+             refusal=SessionError):
+    """A button that runs one verb: what it did (``said``, or ``said(result)``) or why it
+    was refused, as a message on the page it leads back to."""
+    try:
+        result = verb()
+    except refusal as error:
+        messages.error(request, str(error))
+        return redirect(*(refused_then or then))
+    messages.add_message(request, level, said(result) if callable(said) else said)
+    return redirect(*then)
+
+
+def _posted(request, visit_id, form, verb, said, *, form_name, field=None):
+    """A form on the visit page that runs one verb: on success back to the visit with the
+    message; otherwise the page again, the form showing why (``field``, or the field the
+    refusal names)."""
+    if form.is_valid():
+        try:
+            verb(form.cleaned_data)
+        except SessionError as error:
+            name = field or error.field
+            form.add_error(name if name in form.fields else None, str(error))
+        else:
+            messages.success(request, said)
+            return redirect("visit", visit_id)
+    return visit(request, visit_id, status=400, **{form_name: form})
+
+
+def _position(request) -> dict:
+    return {"lat": read_coordinate(request.POST.get("lat")),
+            "lon": read_coordinate(request.POST.get("lon")),
+            "accuracy_m": read_coordinate(request.POST.get("accuracy"))}
+
+
 @require_POST
 def visit_start(request, visit_id):
     planned = _mine(request, visit_id)
-    try:
-        actions.do_start_planned(planned, actor=request.user,
-                                 lat=read_coordinate(request.POST.get("lat")),
-                                 lon=read_coordinate(request.POST.get("lon")),
-                                 accuracy_m=read_coordinate(request.POST.get("accuracy")))
-    except SessionError as error:
-        messages.error(request, str(error))
-        return redirect("visit", planned.pk)
-    messages.success(request, "Visit started. Your buddy is watching.")
-    return redirect("my_day")
+    return _pressed(request, lambda: actions.do_start_planned(
+        planned, actor=request.user, **_position(request)),
+        "Visit started. Your buddy is watching.",
+        then=("my_day",), refused_then=("visit", planned.pk))
 
 
 @require_POST
 def visit_briefed(request, visit_id):
     planned = _mine(request, visit_id)
-    try:
-        actions.do_confirm_briefing(planned, actor=request.user)
-    except SessionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Briefing confirmed.")
-    return redirect("visit", planned.pk)
+    return _pressed(request, lambda: actions.do_confirm_briefing(planned, actor=request.user),
+                    "Briefing confirmed.", then=("visit", planned.pk))
 
 
 @require_POST
 def visit_cancel(request, visit_id):
     planned = _mine(request, visit_id)
-    try:
-        actions.do_cancel_visit(planned, actor=request.user,
-                                reason=request.POST.get("reason", "")[:300])
-    except SessionError as error:
-        messages.error(request, str(error))
-        return redirect("visit", planned.pk)
-    messages.success(request, "Visit cancelled. Your buddy has been told.")
-    return redirect("my_day")
+    return _pressed(request, lambda: actions.do_cancel_visit(
+        planned, actor=request.user, reason=request.POST.get("reason", "")[:300]),
+        "Visit cancelled. Your buddy has been told.",
+        then=("my_day",), refused_then=("visit", planned.pk))
 
 
 @require_POST
 def visit_move(request, visit_id):
     planned = _mine(request, visit_id)
     form = MoveForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.do_move_visit(planned, actor=request.user, **form.move_values())
-        except SessionError as error:
-            form.add_error(error.field if error.field in form.fields else None, str(error))
-        else:
-            messages.success(request, "Visit moved. Your buddy has been told.")
-            return redirect("visit", planned.pk)
-    return visit(request, visit_id, move_form=form, status=400)
+    return _posted(request, planned.pk, form, lambda _: actions.do_move_visit(
+        planned, actor=request.user, **form.move_values()),
+        "Visit moved. Your buddy has been told.", form_name="move_form")
 
 
 @require_POST
 def visit_company(request, visit_id):
     planned = _mine(request, visit_id)
-    form = CompanyForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.do_record_company(planned, actor=request.user, **form.cleaned_data)
-        except SessionError as error:
-            form.add_error(error.field if error.field in form.fields else None, str(error))
-        else:
-            messages.success(request, "Saved: who goes with you.")
-            return redirect("visit", planned.pk)
-    return visit(request, visit_id, company_form=form, status=400)
+    return _posted(request, planned.pk, CompanyForm(request.POST), lambda values:
+                   actions.do_record_company(planned, actor=request.user, **values),
+                   "Saved: who goes with you.", form_name="company_form")
 
 
 @require_POST
 def visit_exception(request, visit_id):
     planned = access_planned_visit(request.user, visit_id, action=perms.ACT)
-    form = ExceptionForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.do_approve_exception(planned, actor=request.user,
-                                         reason=form.cleaned_data["reason"])
-        except SessionError as error:
-            form.add_error("reason", str(error))
-        else:
-            messages.success(request, "Exception approved. The worker may start the visit "
-                                      "alone; it is in the audit trail.")
-            return redirect("visit", planned.pk)
-    return visit(request, visit_id, exception_form=form, status=400)
+    return _posted(request, planned.pk, ExceptionForm(request.POST), lambda values:
+                   actions.do_approve_exception(planned, actor=request.user,
+                                                reason=values["reason"]),
+                   "Exception approved. The worker may start the visit alone; it is in "
+                   "the audit trail.", form_name="exception_form", field="reason")
 
 
 @require_POST
 def session_flag(request, session_id):
     """PRE-06: one tap per warning sign."""
     session = access_session(request.user, session_id, action=perms.CHANGE)
-    try:
-        actions.do_flag(session, actor=request.user, signs=request.POST.getlist("sign"),
-                        lat=read_coordinate(request.POST.get("lat")),
-                        lon=read_coordinate(request.POST.get("lon")),
-                        accuracy_m=read_coordinate(request.POST.get("accuracy")))
-    except SessionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Noted, with the time.")
-    return redirect("my_day")
+    return _pressed(request, lambda: actions.do_flag(
+        session, actor=request.user, signs=request.POST.getlist("sign"),
+        **_position(request)), "Noted, with the time.", then=("my_day",))
 
 
 @require_POST
 def session_withdraw(request, session_id):
     """PRE-06: "withdrawing now"."""
     session = access_session(request.user, session_id, action=perms.CHANGE)
-    try:
-        session = actions.do_withdraw(session, actor=request.user,
-                                      lat=read_coordinate(request.POST.get("lat")),
-                                      lon=read_coordinate(request.POST.get("lon")),
-                                      accuracy_m=read_coordinate(request.POST.get("accuracy")))
-    except SessionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.warning(request, f"Your buddy has been told you are leaving. Get somewhere "
-                                  f"safe and check in by {session.due_at:%H:%M}.")
-    return redirect("my_day")
+    return _pressed(request, lambda: actions.do_withdraw(
+        session, actor=request.user, **_position(request)),
+        lambda withdrawn: "Your buddy has been told you are leaving. Get somewhere safe "
+                          f"and check in by {clock.hhmm(withdrawn.due_at)}.",
+        then=("my_day",), level=messages.WARNING)
 
 
 @require_POST
 def session_propose(request, session_id):
     """PRE-06: the visit's warning signs proposed as a new marker."""
     session = access_session(request.user, session_id)
-    try:
-        marker_actions.do_propose_marker(session, actor=request.user,
-                                         note=request.POST.get("note", "")[:1000])
-    except marker_actions.MarkerError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Sent to the security manager to add to the risk "
-                                  "register. Thank you.")
-    return redirect("my_day")
+    return _pressed(request, lambda: marker_actions.do_propose_marker(
+        session, actor=request.user, note=request.POST.get("note", "")[:1000]),
+        "Sent to the security manager to add to the risk register. Thank you.",
+        then=("my_day",), refusal=marker_actions.MarkerError)
