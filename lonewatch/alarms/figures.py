@@ -35,7 +35,7 @@ def unseen_by(organisation_id, person_id, now) -> dict[int, Figure]:
 
 
 RED_ALERTS = figures.Column(
-    key="red_alerts", label="Red alerts", owner="alarms",
+    key="red_alerts", label="Red alerts", owner="alarms", group=figures.LIVE,
     counts="Red alerts raised in the last 90 days by the team's workers, genuine or still "
            "open; drills and false alarms are not counted.",
     per_team=_red_alerts("worker__team_id"), per_person=_red_alerts("worker_id"),

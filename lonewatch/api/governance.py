@@ -31,6 +31,7 @@ class DashboardColumnOut(Schema):
     label: str
     owner: str = Field(description="The app that computes the figure")
     counts: str = Field(description="What it counts, in words")
+    group: Literal[figures.GROUPS] = Field(description="The group of columns it is shown in")
     kind: Literal[figures.COUNT, figures.FRACTION]
     good: Literal[figures.LOWER, figures.HIGHER] = Field(description="Which way is better")
     amber: float = Field(description="Amber beyond this (a percentage for a fraction, per "
@@ -81,7 +82,8 @@ class DashboardThresholdIn(Schema):
 def _column_out(limits: dashboard.Limits) -> dict:
     column = limits.column
     return {"key": column.key, "label": column.label, "owner": column.owner,
-            "counts": column.counts, "kind": column.kind, "good": column.good,
+            "counts": column.counts, "group": column.group, "kind": column.kind,
+            "good": column.good,
             "amber": limits.amber, "red": limits.red, "set_by_trust": limits.set_by_trust,
             "default_amber": column.amber, "default_red": column.red,
             "per_person": column.per_person is not None}

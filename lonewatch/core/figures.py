@@ -40,6 +40,10 @@ COUNT, FRACTION = "count", "fraction"
 LOWER, HIGHER = "lower", "higher"  # which way is good
 GREEN, AMBER, RED, NO_COLOUR = "green", "amber", "red", "none"
 COLOUR_WORDS = {GREEN: "Green", AMBER: "Amber", RED: "Red", NO_COLOUR: "Nothing to count"}
+# The dashboard's groups of columns, shown as one table each, in this order.
+GOVERNANCE = "Activities, SOPs and reviews"
+LIVE = "Live safety"
+GROUPS = (GOVERNANCE, LIVE)
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,15 @@ class Column:
 
     ``key`` names it in the API, the exports and the security manager's thresholds;
     ``owner`` is the label of the app that registers it; ``counts`` says in words what
-    it counts (shown beside the label); ``order`` places it (lower first, then by key)."""
+    it counts (shown beside the label); ``group`` is the table it is shown in (one of
+    ``GROUPS``); ``order`` places it (lower first, then by key)."""
 
     key: str
     label: str
     owner: str
     counts: str
     per_team: Computes
+    group: str = GOVERNANCE
     kind: str = COUNT
     good: str = LOWER
     amber: float = 0
@@ -100,6 +106,8 @@ class Column:
     def __post_init__(self):
         if self.kind not in (COUNT, FRACTION):
             raise ValueError(f"{self.key}: kind is {COUNT!r} or {FRACTION!r}")
+        if self.group not in GROUPS:
+            raise ValueError(f"{self.key}: group is one of {GROUPS}")
         if self.good not in (LOWER, HIGHER):
             raise ValueError(f"{self.key}: good is {LOWER!r} or {HIGHER!r}")
         problem = self.threshold_problem(self.amber, self.red)

@@ -53,6 +53,7 @@ def _forgot(counts):
 
 MISSED_CHECK_INS = figures.Column(
     key="missed_check_ins", label="Missed check-ins", owner="escalation",
+    group=figures.LIVE,
     counts="Escalations started in the last 90 days because a worker of the team missed a "
            "check-in or the end of a session.",
     per_team=_missed(_by_team), per_person=_missed(_by_person),
@@ -60,7 +61,7 @@ MISSED_CHECK_INS = figures.Column(
 
 FORGOT_TO_CHECK_OUT = figures.Column(
     key="forgot_to_check_out", label="Forgot to check in or out",
-    owner="escalation",
+    owner="escalation", group=figures.LIVE,
     counts="Of those missed check-ins, how many were resolved as a worker who forgot to "
            "check in or out (false: no danger, but people were called out).",
     per_team=_forgot(_by_team), per_person=_forgot(_by_person),

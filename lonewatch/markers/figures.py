@@ -45,7 +45,7 @@ def per_person(organisation_id, team_ids, now) -> dict[int, Figure]:
 
 HIGH_RISK_ALONE = figures.Column(
     key="high_risk_visits_alone", label="High-risk visits made alone",
-    owner="markers",
+    owner="markers", group=figures.LIVE,
     counts="Of the high-risk visits the team's workers started in the last 90 days, how "
            "many went ahead alone at the person's home on a manager's exception (not "
            "accompanied, not at a neutral or secure place).",

@@ -21,6 +21,7 @@ def _overdue(by: str):
 
 REVIEWS_OVERDUE = figures.Column(
     key="alarm_reviews_overdue", label="Alarm reviews overdue", owner="recordings",
+    group=figures.LIVE,
     counts="Reviews of the team's alarms (genuine alarms closed safely, false alarms "
            "flagged as possible duress) not recorded by their due date.",
     per_team=_overdue("alarm__worker__team_id"), per_person=_overdue("alarm__worker_id"),

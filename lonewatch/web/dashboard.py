@@ -64,13 +64,18 @@ def dashboard(request):
             f'attachment; filename="lonewatch-dashboard-{board.level}-{board.at:%Y-%m-%d}'
             f'.{wanted}"')
         return response
-    rows = [{"row": row, "link": _link(row.level, row.id)
-             if row.level != board.level else None,
-             "cells": [(row.cells[limits.key], TAGS[row.cells[limits.key].colour]
-                        if row.cells[limits.key] else "") for limits in board.columns]}
-            for row in board.rows]
+    tables = []
+    for group in figures.GROUPS:  # one table per group of columns, each with the names
+        columns = [limits for limits in board.columns if limits.column.group == group]
+        if columns:
+            tables.append({"title": group, "columns": columns, "rows": [{
+                "row": row,
+                "link": _link(row.level, row.id) if row.level != board.level else None,
+                "cells": [(row.cells[limits.key], TAGS[row.cells[limits.key].colour]
+                           if row.cells[limits.key] else "") for limits in columns],
+            } for row in board.rows]})
     return render(request, "governance/dashboard.html", {
-        "board": board, "rows": rows, "recent_days": figures.RECENT.days,
+        "board": board, "tables": tables, "recent_days": figures.RECENT.days,
         "trust_visible": board_of.widest(request.user) == (TRUST, None),
         "directorate_visible": board.level == TEAM and perms.can(
             request.user, perms.VIEW, DASHBOARD, board.directorate),

@@ -27,10 +27,12 @@ def test_rsk_05_a_directorate_lead_drills_down_from_her_directorate_to_a_team(
         sign_in(page, live_server, "claire")
         page.get_by_role("link", name="Dashboard").click()
         expect(page.get_by_role("heading", name="Community")).to_be_visible()
-        region = page.get_by_role("region", name="The dashboard: scroll sideways for every "
-                                                 "column")
+        region = page.get_by_role("region", name="Activities, SOPs and reviews: scroll "
+                                                 "sideways for every column")
         expect(region.get_by_role("link", name="North")).to_be_visible()
         expect(region.get_by_text("Green").first).to_be_visible()
+        live = page.get_by_role("region", name="Live safety: scroll sideways for every column")
+        expect(live.get_by_role("columnheader", name="Red alerts")).to_be_visible()
         screenshot(page, "dashboard-directorate")
         with page.expect_download() as download:
             page.get_by_role("link", name="Download CSV").click()
