@@ -40,7 +40,7 @@ from lonewatch.notify import actions as notify
 from lonewatch.notify.messages import link
 from lonewatch.notify.models import Channel
 from lonewatch.org.models import Organisation, Person, Team
-from lonewatch.org.roles import Role
+from lonewatch.org.roles import Role, Scope
 from lonewatch.worker.claim import claim
 
 # RSK-06: how long an accepted activity list or a risk stands before its review.
@@ -75,6 +75,29 @@ def _text(value: str, name: str, *, limit: int, required: bool = True) -> str:
     if len(value) > limit:
         raise GovernanceError(f"The {name} can be at most {limit:,} characters.", name)
     return value
+
+
+# --- who is told -----------------------------------------------------------------------
+
+
+def _team_managers(team: Team) -> list[Person]:
+    return list(Person.objects.filter(
+        roles__role=Role.LINE_MANAGER, roles__team=team, user__is_active=True).distinct())
+
+
+def _directorate_leads(team: Team) -> list[Person]:
+    """Who reviews the team's activities and approves its SOP: its directorate's leads."""
+    return list(Person.objects.filter(
+        roles__role=Role.DIRECTORATE_LEAD, roles__scope=Scope.DIRECTORATE,
+        roles__directorate_id=team.directorate_id, user__is_active=True).distinct())
+
+
+def _tell(people: list[Person], *, subject: str, body: str, url: str, purpose: str,
+          organisation_id: int, about: tuple[str, int]) -> None:
+    """Queue a governance message in the app and by email, inside the caller's
+    transaction (it is sent once that commits)."""
+    notify.queue(people, [Channel.IN_APP, Channel.EMAIL], subject=subject[:200], body=body,
+                 link=url, purpose=purpose, organisation_id=organisation_id, about=about)
 
 
 # --- a team's activities and their risks (RSK-01) -----------------------------------
@@ -180,8 +203,16 @@ def do_submit(submission: Submission, *, actor) -> Submission:
         submission.state = Submission.State.SUBMITTED
         submission.submitted_at, submission.submitted_by = clock.now(), actor
         submission.save(update_fields=["state", "submitted_at", "submitted_by"])
+        team = submission.team
+        _tell(_directorate_leads(team),
+              subject=f"{team.name}'s lone-working activities wait for your review",
+              body=f"{team.name} has sent version {submission.version} of its lone-working "
+                   "activities and their risks. Accept them, or return them with comments.",
+              url=link("team_activities", team.pk), purpose="activities_submitted",
+              organisation_id=team.directorate.organisation_id,
+              about=("submission", submission.pk))
         audit.record("activities.submit", actor=actor, obj=submission,
-                     summary=f"{submission.team.name}'s lone-working activities, version "
+                     summary=f"{team.name}'s lone-working activities, version "
                              f"{submission.version}, submitted to the directorate")
     return submission
 
@@ -194,7 +225,7 @@ def do_review(submission: Submission, *, actor, accept: bool, comments: str = ""
     comments = _text(comments, "comments", limit=5000, required=not accept)
     with transaction.atomic():
         locked = Submission.objects.select_for_update(of=("self",)).select_related(
-            "team").get(pk=submission.pk)
+            "team__directorate").get(pk=submission.pk)
         if locked.state != Submission.State.SUBMITTED:
             raise GovernanceConflict("Only a submitted list can be accepted or returned.")
         now = clock.now()
@@ -204,6 +235,17 @@ def do_review(submission: Submission, *, actor, accept: bool, comments: str = ""
             locked.review_on = timezone.localdate(now) + REVIEW_AFTER
         locked.save(update_fields=["state", "decided_at", "decided_by", "comments",
                                    "review_on"])
+        team = locked.team
+        _tell(_team_managers(team),
+              subject=f"Your team's lone-working activities were "
+                      f"{'accepted' if accept else 'returned'}",
+              body=(f"Version {locked.version} of {team.name}'s lone-working activities was "
+                    "accepted." if accept else
+                    f"Version {locked.version} of {team.name}'s lone-working activities was "
+                    f"returned with comments: {comments}\nChange it and submit it again."),
+              url=link("team_activities", team.pk), purpose="activities_decided",
+              organisation_id=team.directorate.organisation_id,
+              about=("submission", locked.pk))
         audit.record("activities.accept" if accept else "activities.return", actor=actor,
                      obj=locked, summary=f"{locked.team.name}'s lone-working activities, "
                                          f"version {locked.version}, "
@@ -320,6 +362,14 @@ def do_submit_sop(sop: Sop, *, actor) -> Sop:
                                   "you submit it.", "themes")
         locked.state = Sop.State.SUBMITTED
         locked.save(update_fields=["state"])
+        team = locked.team
+        _tell(_directorate_leads(team),
+              subject=f"{team.name}'s SOP waits for your approval",
+              body=f"Version {locked.version} of {team.name}'s lone-working standard "
+                   "operating procedure waits for your approval. Approve it, or return it "
+                   "with comments.",
+              url=link("sop", locked.pk), purpose="sop_submitted",
+              organisation_id=team.directorate.organisation_id, about=("sop", locked.pk))
         audit.record("sop.submit", actor=actor, obj=locked,
                      summary=f"{locked.team.name}'s SOP, version {locked.version}, sent for "
                              "approval")
@@ -334,7 +384,7 @@ def do_approve_sop(sop: Sop, *, actor, approve: bool, comments: str = "") -> Sop
     comments = _text(comments, "comments", limit=5000, required=not approve)
     with transaction.atomic():
         locked = Sop.objects.select_for_update(of=("self",)).select_related(
-            "team").get(pk=sop.pk)
+            "team__directorate").get(pk=sop.pk)
         if locked.state != Sop.State.SUBMITTED:
             raise GovernanceConflict("Only an SOP waiting for approval can be approved or "
                                      "returned.")
@@ -352,6 +402,16 @@ def do_approve_sop(sop: Sop, *, actor, approve: bool, comments: str = "") -> Sop
         locked.comments = comments
         locked.save(update_fields=["state", "approved_by", "approved_at", "review_on",
                                    "comments"])
+        team = locked.team
+        _tell(_team_managers(team),
+              subject=f"Your team's SOP was {'approved' if approve else 'returned'}",
+              body=(f"Version {locked.version} of {team.name}'s SOP was approved: it is the "
+                    f"team's SOP until its review on {locked.review_on:%d %B %Y}."
+                    if approve else
+                    f"Version {locked.version} of {team.name}'s SOP was returned with "
+                    f"comments: {comments}\nChange it and submit it again."),
+              url=link("sop", locked.pk), purpose="sop_decided",
+              organisation_id=team.directorate.organisation_id, about=("sop", locked.pk))
         audit.record("sop.approve" if approve else "sop.return", actor=actor, obj=locked,
                      summary=f"{locked.team.name}'s SOP, version {locked.version}, "
                              f"{'approved' if approve else 'returned'}",
@@ -594,11 +654,6 @@ def do_set_threshold(organisation: Organisation, *, actor, column: str, amber: f
 # until it is done.
 REMIND_BEFORE = timedelta(days=30)
 REMIND_AGAIN = timedelta(days=7)
-
-
-def _team_managers(team: Team) -> list[Person]:
-    return list(Person.objects.filter(
-        roles__role=Role.LINE_MANAGER, roles__team=team, user__is_active=True).distinct())
 
 
 def do_request_review(organisation: Organisation, *, subject: str, reason: str,

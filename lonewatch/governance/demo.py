@@ -1,7 +1,7 @@
-"""The demo trust's lone-working governance (RSK-01 … RSK-07): activities accepted,
-returned and waiting, themes and controls, the organisational lone-working risk with a
-history of scores, SOPs in every state, and a security provision waiting for sign-off.
-Safe to load twice."""
+"""The demo trust's lone-working governance (RSK-01 … RSK-07): activities accepted and
+returned, and a second version waiting for the directorate lead; themes and controls;
+the organisational lone-working risk with a history of scores; SOPs in every state; and
+a security provision waiting for sign-off. Safe to load twice."""
 
 from datetime import timedelta
 
@@ -86,6 +86,16 @@ def load() -> int:
                                                  "them.")
         themes = _themes(organisation, leslie)
         controls = _controls(organisation, leslie, themes)
+        # North's second version, with a new activity, waits for the directorate lead.
+        second = actions.draft_of(teams[NORTH], actor=managers[NORTH].user)
+        actions.do_add_activity(
+            second, actor=managers[NORTH].user, title="Weekend visits to end-of-life patients",
+            where="Patients' homes", when="Saturdays and Sundays",
+            roles="Community staff nurses",
+            people=list(teams[NORTH].members.filter(roles__role="lone_worker").distinct()),
+            risks=[{"risk_type": "verbal_abuse",
+                    "description": "Relatives distressed; fewer colleagues on duty"}])
+        actions.do_submit(second, actor=managers[NORTH].user)
         _organisational_risk(organisation, leslie, themes, controls)
         _sops(teams, managers, leads, themes)
         _provision(teams[CRISIS], managers[CRISIS])
@@ -155,7 +165,7 @@ def _organisational_risk(organisation, leslie, themes, controls) -> None:
 
 def _sops(teams, managers, leads, themes) -> None:
     """SOPs in every state: North approved, CMHT approved then past its review date,
-    Crisis waiting for approval, South a draft."""
+    South waiting for approval, Crisis a draft."""
     local = {NORTH: "Base: Clarkson Clinic. Keys and the personal alarms are in the "
                     "team office. Evening round in pairs when a violent patient marker "
                     "applies.",
@@ -174,7 +184,7 @@ def _sops(teams, managers, leads, themes) -> None:
         sop = actions.do_start_sop(teams[name], actor=manager.user)
         actions.do_edit_sop(sop, actor=manager.user, themes=[themes[t] for t in chosen[name]],
                          local_arrangements=local[name])
-        if name != SOUTH:
+        if name != CRISIS:
             actions.do_submit_sop(sop, actor=manager.user)
         if name in (NORTH, CMHT):
             actions.do_approve_sop(sop, actor=leads[name].user, approve=True)

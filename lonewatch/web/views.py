@@ -23,6 +23,7 @@ from lonewatch.core import permissions as perms
 from lonewatch.core.models import AuditEvent
 from lonewatch.escalation.models import Escalation
 from lonewatch.escalation.permissions import POLICY
+from lonewatch.governance import waiting
 from lonewatch.governance.access import sees_team_sops
 from lonewatch.governance.models import Submission
 from lonewatch.governance.permissions import ACTIVITIES
@@ -62,6 +63,7 @@ def home(request):
         "roles": sorted(person.roles.all(), key=lambda m: m.role),
         "buddy_requests": Person.objects.filter(buddy=person, buddy_accepted_at__isnull=True),
         "has_next_of_kin": person.next_of_kin.exists(),
+        "waiting": waiting.waiting_for(request.user),  # RSK-01, RSK-04, RSK-06, RSK-07
     }
     if Role.LINE_MANAGER in roles:
         managed = [m.team_id for m in perms.memberships(request.user)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from lonewatch.escalation import demo as history_demo
 from lonewatch.governance import demo as governance_demo
 from lonewatch.markers import demo as markers_demo
 from lonewatch.org import demo
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         cases = recordings_demo.load()
         markers = markers_demo.load()
         governance = governance_demo.load()
+        history = history_demo.load()
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
         self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
@@ -39,9 +41,15 @@ class Command(BaseCommand):
                               "for today; the first is high risk and needs a colleague.")
         if governance:
             self.stdout.write(f"\nLone-working governance: {governance} teams' activities "
-                              "(accepted, returned), the trust's lone-working risk with its "
-                              "history, SOPs in every state and a security provision waiting "
-                              "for george.coo's sign-off.")
+                              "(accepted, returned, and a new version waiting for "
+                              "claire.director), the trust's lone-working risk with its "
+                              "history, SOPs in every state (one waiting for "
+                              "claire.director), a dashboard in every colour and a security "
+                              "provision waiting for george.coo's sign-off.")
+        if history:
+            self.stdout.write(f"\nThe last quarter's lone working: {history} visits that have "
+                              "ended, a few missed check-ins escalated and resolved, and "
+                              "high-risk visits, for the dashboard's live figures.")
         if cases:
             self.stdout.write(f"\nThe security manager's review queue has {cases} demo alarm "
                               "cases, one in every state: sign in as leslie.lsms, then "
