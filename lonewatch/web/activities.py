@@ -59,12 +59,17 @@ def team_activities(request, team_id, form=None, status=200):
                                       Submission(team=team, version=0)):
         raise PermissionDenied("The team's lone-working activities are its managers'.")
     current = versions[0] if versions else None
+    # What changed since the version before, for the directorate lead reviewing it.
+    before = ({a.title for a in versions[1].activities.all()} if len(versions) > 1
+              else None)
+    now_titles = {a.title for a in current.activities.all()} if current else set()
     editable = current is None or current.state in (Submission.State.DRAFT,
                                                     Submission.State.RETURNED)
     may_edit = perms.can(request.user, perms.CHANGE, ACTIVITIES,
                          current or Submission(team=team, version=0))
     return render(request, "governance/activities.html", {
         "team": team, "current": current, "earlier": versions[1:],
+        "before": before, "removed": sorted(before - now_titles) if before else [],
         "may_edit": may_edit and editable,
         "may_review": current is not None and current.state == Submission.State.SUBMITTED
         and perms.can(request.user, perms.ACT, ACTIVITIES, current),

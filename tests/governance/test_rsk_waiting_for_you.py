@@ -95,3 +95,20 @@ def test_rsk_07_rsk_06_an_executive_sees_the_provision_to_sign_and_owners_their_
                            source="Incident review 41")
     assert _titles(marcus) == ["Out-of-cycle review: CMHT's SOP"]
     assert "Out-of-cycle review: CMHT's SOP" not in _titles(trust.people["maria"])
+
+
+def test_rsk_01_the_lead_reviewing_a_new_version_sees_what_changed(trust, client):
+    maria, claire = trust.people["maria"], trust.people["claire"]
+    actions.do_review(_submitted(trust), actor=claire.user, accept=True)
+    second = actions.draft_of(trust.north, actor=maria.user)
+    actions.do_remove_activity(second.activities.get(title="Evening visits"),
+                               actor=maria.user)
+    actions.do_add_activity(second, actor=maria.user, title="Weekend visits",
+                            people=[trust.people["ben"]],
+                            risks=[{"risk_type": "animals", "description": "Dogs"}])
+    actions.do_submit(second, actor=maria.user)
+    login(client, claire)
+    page = client.get(f"/teams/{trust.north.pk}/activities/").content.decode()
+    assert "Weekend visits <strong class=\"nhsuk-tag nhsuk-tag--blue\">New in this version" \
+        in page
+    assert "Taken out since version 1: Evening visits." in page
