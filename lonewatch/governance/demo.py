@@ -97,6 +97,7 @@ def load() -> int:
                     "description": "Relatives distressed; fewer colleagues on duty"}])
         actions.do_submit(second, actor=managers[NORTH].user)
         _organisational_risk(organisation, leslie, themes, controls)
+        _local_risks(organisation, teams, managers, leads, controls)
         _sops(teams, managers, leads, themes)
         _provision(teams[CRISIS], managers[CRISIS])
         # The security manager's own line for the dashboard: a directorate with half its
@@ -161,6 +162,36 @@ def _organisational_risk(organisation, leslie, themes, controls) -> None:
     actions.do_add_action(risk, actor=leslie.user, owner=leslie,
                           description="Report device and training compliance on the "
                                       "dashboard", due_on=today + timedelta(days=45))
+
+
+# (team or directorate of a team, owner's key, title, (initial, current, target) as
+# (likelihood, consequence), gaps in control)
+LOCAL_RISKS = [
+    (CMHT, "team", "Assault on a home visit to a patient in relapse",
+     ((4, 4), (3, 4), (2, 4)), "Relapse is not always known before the visit."),
+    (NORTH, "team", "Dog bites on home visits", ((3, 2), (2, 2), (1, 2)), ""),
+    (CRISIS, "directorate", "Crisis visits at night without police support",
+     ((4, 5), (3, 5), (2, 5)), "Police attendance at night is not guaranteed."),
+]
+
+
+def _local_risks(organisation, teams, managers, leads, controls) -> None:
+    """RSK-03: risks a team or a directorate holds on the register beside the trust's."""
+    today = timezone.localdate(clock.now())
+    for name, level, title, scores, gaps in LOCAL_RISKS:
+        team = teams[name]
+        owner = managers[name] if level == "team" else leads[name]
+        values = {f"{which}_{part}": value
+                  for which, pair in zip(("initial", "current", "target"), scores,
+                                         strict=True)
+                  for part, value in zip(("likelihood", "consequence"), pair, strict=True)}
+        actions.do_add_risk(
+            organisation, actor=owner.user, level=level, title=title,
+            description=f"{title}, as {team.name} sees it.", owner=owner,
+            team=team if level == "team" else None,
+            directorate=team.directorate if level == "directorate" else None,
+            review_on=today + timedelta(days=120), scores=values,
+            controls=controls[:2], gaps_in_control=gaps)
 
 
 def _sops(teams, managers, leads, themes) -> None:

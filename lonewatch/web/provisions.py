@@ -45,7 +45,7 @@ def _teams(user):
 
 def provisions(request, form=None, status=200):
     found = perms.filter_visible(request.user, SecurityProvision.objects.select_related(
-        "team", "signed_off_by"))
+        "team", "signed_off_by__person"))
     may_ask = perms.can_anywhere(request.user, perms.CHANGE, PROVISION)
     if not (found.exists() or may_ask or perms.can_anywhere(request.user, perms.VIEW,
                                                             PROVISION)):

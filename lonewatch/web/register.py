@@ -47,6 +47,6 @@ def risk(request, risk_id):
     return render(request, "governance/risk.html", {
         "risk": found, "scores": [(w.title(), found.score(w)) for w in
                                   ("initial", "current", "target")],
-        "history": found.score_changes.select_related("by"),
+        "history": found.score_changes.select_related("by__person"),
         "actions": found.actions.select_related("owner"),
         "controls": found.controls.all(), "themes": found.themes.all()})

@@ -40,6 +40,8 @@ def test_rsk_01_to_07_the_demo_trust_shows_governance_in_every_state(capsys):
     risk = Risk.objects.get(lone_working=True, level="organisation")
     assert ScoreChange.objects.filter(risk=risk).count() >= 3
     assert risk.current_score < risk.initial_likelihood * risk.initial_consequence
+    assert set(Risk.objects.values_list("level", flat=True)) == {"organisation", "directorate",
+                                                                 "team"}
 
     sops = Sop.objects.select_related("team")
     assert {s.state for s in sops} == {"draft", "submitted", "approved"}
