@@ -18,8 +18,8 @@ def navigation(request):
         roles = perms.roles_of(user)
         if Role.LONE_WORKER in roles:
             items.append(("my_day", "My day"))
-            if person.team_id:
-                items.append(("my_sop", "Team SOP"))  # RSK-04: the team's approved SOP
+        if person.team_id:  # RSK-04: everyone reads their team's approved SOP
+            items.append(("my_sop", "Team SOP"))
         if Role.BUDDY in roles:
             items.append(("buddy", "Buddy"))
         if perms.can_anywhere(user, perms.ACT, ALARM):
