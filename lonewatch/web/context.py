@@ -16,10 +16,13 @@ def navigation(request):
     items = [("home", "Home")]
     if person is not None:
         roles = perms.roles_of(user)
+        # RSK-04: everyone in a team reads its approved SOP: a lone worker next to My
+        # day, anyone else after the pages of their roles.
+        team_sop = [("my_sop", "Team SOP")] if person.team_id else []
         if Role.LONE_WORKER in roles:
             items.append(("my_day", "My day"))
-        if person.team_id:  # RSK-04: everyone reads their team's approved SOP
-            items.append(("my_sop", "Team SOP"))
+            items += team_sop
+            team_sop = []
         if Role.BUDDY in roles:
             items.append(("buddy", "Buddy"))
         if perms.can_anywhere(user, perms.ACT, ALARM):
@@ -47,6 +50,7 @@ def navigation(request):
             items.append(("provisions", "Security provision"))
         if perms.can_anywhere(user, perms.VIEW, AUDIT):
             items.append(("audit", "Audit trail"))
+        items += team_sop
         items.append(("profile", "My profile"))
     lone_worker = person is not None and Role.LONE_WORKER in perms.roles_of(user)
     return {"nav_items": items, "me": person, "lone_worker": lone_worker}
