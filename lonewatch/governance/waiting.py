@@ -1,7 +1,8 @@
 """What waits for a person in lone-working governance, for their home page (RSK-01,
 RSK-04, RSK-06, RSK-07): lists of activities and SOPs for a directorate lead to decide,
 those returned to a team manager to change, security provision for an executive to sign
-off, and out-of-cycle reviews still open. Each is what the permission engine lets the
+off, out-of-cycle reviews still open, and accepted risks for the security manager to file
+under a theme. Each is what the permission engine lets the
 person act on, so nothing here can show more than the pages behind the links do."""
 
 from dataclasses import dataclass
@@ -10,8 +11,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lonewatch.core import permissions as perms
-from lonewatch.governance.models import ReviewRequest, SecurityProvision, Sop, Submission
-from lonewatch.governance.permissions import ACTIVITIES, PROVISION, SOP
+from lonewatch.governance.actions import accepted_risks
+from lonewatch.governance.models import (
+    ReviewRequest,
+    SecurityProvision,
+    Sop,
+    Submission,
+    Theme,
+)
+from lonewatch.governance.permissions import ACTIVITIES, CATALOGUE, PROVISION, SOP
 
 MOST = 20  # of each kind: the page says how many more there are
 
@@ -67,6 +75,14 @@ def waiting_for(user) -> list[Waiting]:
                       reverse("team_sop" if r.subject == r.Subject.SOP else "team_activities",
                               args=[r.team_id]))
               for r in reviews.order_by("requested_at")[:MOST]]
+    person = user.person
+    if perms.can(user, perms.CHANGE, CATALOGUE, Theme(organisation_id=person.organisation_id)):
+        unfiled = sum(r.theme_id is None for r in accepted_risks(person.organisation_id))
+        if unfiled:
+            found.append(Waiting(
+                f"File {unfiled} accepted risk{'s' if unfiled != 1 else ''} under a theme",
+                "Teams' accepted risks not yet part of the thematic analysis",
+                reverse("themes")))
     return found
 
 

@@ -58,6 +58,12 @@ def test_rsk_01_the_directorate_lead_is_told_of_a_list_to_review_and_the_manager
     actions.do_review(submission, actor=claire.user, accept=True)
     assert "accepted" in _told(maria, "activities_decided").last().subject
     assert _titles(maria) == [] and _titles(claire) == []
+    leslie = trust.people["leslie"]  # the accepted risk is for the thematic analysis
+    assert _titles(leslie) == ["File 1 accepted risk under a theme"]
+    theme = actions.do_save_theme(trust.org, actor=leslie.user, title="Abuse at the door",
+                                  risk_type="verbal_abuse")
+    actions.do_file_under(list(actions.accepted_risks(trust.org.pk)), theme, actor=leslie.user)
+    assert _titles(leslie) == []
 
 
 def test_rsk_04_an_sop_waits_for_its_directorate_lead_and_comes_back_to_its_manager(trust):
