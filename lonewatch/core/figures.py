@@ -28,6 +28,8 @@ A part of nothing (0 of 0) has no colour.
 """
 
 from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import isfinite
@@ -75,6 +77,36 @@ class Figure:
 
 # (organisation id, team ids, now) -> {team id or person id: Figure}
 Computes = Callable[[int, Collection[int], datetime], Mapping[int, Figure]]
+
+# What one reading of the dashboard has already counted (``shared``), while it runs.
+_reading: ContextVar[dict | None] = ContextVar("figures_reading", default=None)
+
+
+@contextmanager
+def one_reading():
+    """One reading of the dashboard: within it, a ``shared`` count is made once."""
+    token = _reading.set({})
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def shared(count: Callable):
+    """For a count that several columns read (missed check-ins, and how many of them a
+    worker forgot to check out): within ``one_reading`` it runs once for the same
+    organisation, teams and moment, and its answer is reused. Outside one, it runs each
+    time."""
+    def reuse(organisation_id, team_ids, now):
+        reading = _reading.get()
+        if reading is None:
+            return count(organisation_id, team_ids, now)
+        key = (count, organisation_id, tuple(team_ids), now)
+        if key not in reading:
+            reading[key] = count(organisation_id, team_ids, now)
+        return reading[key]
+
+    return reuse
 
 
 @dataclass(frozen=True)

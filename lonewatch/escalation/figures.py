@@ -13,6 +13,7 @@ COUNTS = {"n": Count("pk"),
           "forgot": Count("pk", filter=Q(outcome=Escalation.Outcome.FORGOT))}
 
 
+@figures.shared
 def _by_team(organisation_id, team_ids, now) -> dict[int, dict]:
     """The counts of the last 90 days' escalations by the team of their worker. Each
     escalation's team is looked up on its own: joined to the sessions as a whole,
@@ -27,6 +28,7 @@ def _by_team(organisation_id, team_ids, now) -> dict[int, dict]:
     return {row["team"]: row for row in rows if row["team"] in wanted}
 
 
+@figures.shared
 def _by_person(organisation_id, team_ids, now) -> dict[int, dict]:
     rows = (Escalation.objects.filter(session__worker__organisation_id=organisation_id,
                                       session__worker__team_id__in=team_ids,

@@ -143,7 +143,13 @@ def widest(user) -> tuple[str, int | None] | None:
 def build(user, *, directorate_id: int | None = None, team_id: int | None = None,
           now: datetime | None = None) -> Dashboard:
     """The dashboard of the trust, of one directorate, or of one team with its people
-    (``team_id`` wins over ``directorate_id``), as ``user`` may see it."""
+    (``team_id`` wins over ``directorate_id``), as ``user`` may see it. Counts that
+    several columns share are made once (``figures.one_reading``)."""
+    with figures.one_reading():
+        return _build(user, directorate_id=directorate_id, team_id=team_id, now=now)
+
+
+def _build(user, *, directorate_id, team_id, now) -> Dashboard:
     me = access_me(user)
     now = now or clock.now()
     organisation = Organisation.objects.get(pk=me.organisation_id)

@@ -61,6 +61,12 @@ def scanners() -> list[Scanner]:
     return list(_scanners)
 
 
+# A scanner that is not urgent and found nothing to do looks again after this long, not
+# on every pass: the loop polls five times a second for missed check-ins and messages,
+# and an idle trust need not pay that for its yearly review reminders. One that found
+# work runs on the next pass, so a burst (100,000 recordings due at once) is not slowed.
+IDLE_RECHECK_SECONDS = 15.0
+
 # A pass that runs longer than this is stuck (the longest honest pass is a batch of sends,
 # each waiting at most a few seconds for its provider): the heartbeat then stops, so
 # /healthz shows it and other workers take back what this one holds.
@@ -74,6 +80,8 @@ class Worker:
         self.stopping = claim.stop_signal()
         self.started_at = clock.now()
         self.pass_started: float | None = None
+        # When each idle scanner that is not urgent is next due to look (monotonic).
+        self._idle_until: dict[str, float] = {}
         # A pass that failed half way may have left rows held by this process.
         self.orphans = False
         self._heart: threading.Thread | None = None
@@ -124,7 +132,8 @@ class Worker:
         connection.close()
 
     def tick(self) -> int:
-        """One pass: take back what dead workers held, then every scanner once."""
+        """One pass: take back what dead workers held, then every scanner once (one that
+        is not urgent and found nothing only every ``IDLE_RECHECK_SECONDS``)."""
         handled = 0
         self.pass_started = time.monotonic()
         try:
@@ -134,9 +143,16 @@ class Worker:
                 self.orphans = False
             handled += claim.rescue()
             for scanner in _scanners:
+                now = time.monotonic()
+                if not scanner.urgent and self._idle_until.get(scanner.name, 0.0) > now:
+                    continue
                 with context.job(f"worker-{scanner.name}"):
                     try:
-                        handled += scanner.run()
+                        found = scanner.run()
+                        handled += found
+                        if not scanner.urgent:
+                            self._idle_until[scanner.name] = \
+                                now + IDLE_RECHECK_SECONDS if not found else 0.0
                     except (DatabaseError, InterfaceError):
                         self.orphans = True
                         raise  # the loop waits and reconnects

@@ -19,6 +19,7 @@ from lonewatch import clock
 from lonewatch.accounts.models import User
 from lonewatch.alarms.models import Alarm
 from lonewatch.core import figures
+from lonewatch.core.figures import Figure
 from lonewatch.core.models import AuditEvent
 from lonewatch.escalation.models import Escalation
 from lonewatch.governance import actions, dashboard
@@ -565,7 +566,25 @@ def test_rsk_05_the_query_count_does_not_grow_with_the_number_of_teams(at):
     assert counts[2] == counts[6], counts
     # The caller, their roles and their trust, the thresholds, the directorates and the
     # teams; one query for each column, but three for the lone workers named (the lists in
-    # force, the members, those named) and two for the reviews overdue (risks, SOPs); and
-    # one for each column that keeps the reader's own duress alarms from them (MOV-04).
+    # force, the members, those named), two for the reviews overdue (risks, SOPs) and one
+    # for the two columns of missed check-ins (a shared count); and one for each column
+    # that keeps the reader's own duress alarms from them (MOV-04).
     unseen = sum(1 for c in figures.columns() if c.unseen_by is not None)
-    assert counts[6] == 6 + len(figures.columns()) + 3 + unseen, counts
+    assert counts[6] == 6 + len(figures.columns()) + 3 - 1 + unseen, counts
+
+
+def test_rsk_05_a_shared_count_is_made_once_a_reading_and_afresh_for_the_next():
+    calls = []
+
+    @figures.shared
+    def count(organisation_id, team_ids, now):
+        calls.append(team_ids)
+        return {1: Figure(len(calls))}
+
+    now = clock.now()
+    with figures.one_reading():
+        assert count(1, [1, 2], now) == count(1, [1, 2], now) == {1: Figure(1)}
+        assert count(1, [3], now) == {1: Figure(2)}  # other teams: counted on their own
+    with figures.one_reading():  # the next reading sees what has changed since
+        assert count(1, [1, 2], now) == {1: Figure(3)}
+    assert count(1, [1, 2], now) == {1: Figure(4)}  # outside a reading: every time

@@ -86,3 +86,36 @@ def test_run_serves_and_works_then_stops_cleanly_on_ctrl_c(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_q_perf_an_idle_scanner_that_is_not_urgent_looks_again_only_every_15_seconds(
+        db, monkeypatch):
+    """Urgent scanners run on every pass; one nobody's safety waits on, once it finds
+    nothing, waits IDLE_RECHECK_SECONDS, and while it finds work it runs on every pass."""
+    calls = {"urgent": 0, "reminders": 0, "destruction": 0}
+    found = {"destruction": 3}
+
+    def scanner(name):
+        def run():
+            calls[name] += 1
+            if name == "destruction" and found["destruction"]:
+                found["destruction"] -= 1
+                return 1
+            return 0
+        return run
+
+    monkeypatch.setattr(loop, "_scanners", [
+        loop.Scanner("urgent", scanner("urgent")),
+        loop.Scanner("reminders", scanner("reminders"), urgent=False),
+        loop.Scanner("destruction", scanner("destruction"), urgent=False)])
+    now = [1000.0]
+    monkeypatch.setattr(loop.time, "monotonic", lambda: now[0])
+    worker = loop.Worker()
+    for _ in range(5):
+        worker.tick()
+        now[0] += 0.2
+    # destruction found work three times, then nothing; reminders found nothing at once
+    assert calls == {"urgent": 5, "reminders": 1, "destruction": 4}
+    now[0] += loop.IDLE_RECHECK_SECONDS
+    worker.tick()
+    assert calls == {"urgent": 6, "reminders": 2, "destruction": 5}
