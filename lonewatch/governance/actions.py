@@ -682,13 +682,11 @@ def do_request_review(organisation: Organisation, *, subject: str, reason: str,
             source=(source or "").strip()[:200], requested_by=actor,
             requested_at=clock.now())
         owners = [risk.owner] if risk else _team_managers(team)
-        notify.queue(owners, [Channel.IN_APP, Channel.EMAIL],
-                     subject=f"A review is asked for: {_what(request)}"[:200],
-                     body=f"A review of {_what(request)} is asked for, out of its usual "
-                          f"cycle: {reason}" + (f" ({request.source})" if request.source
-                                                 else ""),
-                     link=link("home"), purpose="review_requested",
-                     organisation_id=organisation.pk, about=("review_request", request.pk))
+        _tell(owners, subject=f"A review is asked for: {_what(request)}",
+              body=f"A review of {_what(request)} is asked for, out of its usual cycle: "
+                   f"{reason}" + (f" ({request.source})" if request.source else ""),
+              url=link("home"), purpose="review_requested",
+              organisation_id=organisation.pk, about=("review_request", request.pk))
         audit.record("review.request", actor=actor, obj=request,
                      actor_label=None if actor else "system",
                      summary=f"Review of {_what(request)} asked for: {reason}"[:300],
@@ -768,12 +766,10 @@ def _remind(record, today: date) -> None:
         what = f"{record.team.name}'s " + ("SOP" if isinstance(record, Sop) else
                                            "lone-working activities")
         organisation_id = record.team.directorate.organisation_id
-    notify.queue(owners, [Channel.IN_APP, Channel.EMAIL],
-                 subject=f"Review {'overdue' if late else 'due'}: {what}"[:200],
-                 body=f"{what}: its review {when}. Review it and set the next date.",
-                 link=link("home"), purpose="governance_review_due",
-                 organisation_id=organisation_id,
-                 about=(record._meta.model_name, record.pk))
+    _tell(owners, subject=f"Review {'overdue' if late else 'due'}: {what}",
+          body=f"{what}: its review {when}. Review it and set the next date.",
+          url=link("home"), purpose="governance_review_due",
+          organisation_id=organisation_id, about=(record._meta.model_name, record.pk))
     audit.record("review.reminder", actor=None, obj=record,
                  summary=f"{what}: review {when}; {len(owners)} told"[:300])
 
@@ -819,14 +815,13 @@ def do_request_provision(team: Team, *, actor, service_user: str, address: str,
         executives = list(Person.objects.filter(
             organisation_id=probe.organisation_id, roles__role=Role.EXECUTIVE,
             user__is_active=True).distinct())
-        notify.queue(executives, [Channel.IN_APP, Channel.EMAIL],
-                     subject="Security provision waiting for your sign-off",
-                     body=f"{team.name} asks for a physical security presence at "
-                          f"{provision.address} from {starts_on:%d %B} to {ends_on:%d %B}. "
-                          "It cannot start without an executive's sign-off.",
-                     link=link("home"), purpose="provision_sign_off",
-                     organisation_id=probe.organisation_id,
-                     about=("security_provision", provision.pk))
+        _tell(executives, subject="Security provision waiting for your sign-off",
+              body=f"{team.name} asks for a physical security presence at "
+                   f"{provision.address} from {starts_on:%d %B} to {ends_on:%d %B}. "
+                   "It cannot start without an executive's sign-off.",
+              url=link("home"), purpose="provision_sign_off",
+              organisation_id=probe.organisation_id,
+              about=("security_provision", provision.pk))
         audit.record("provision.request", actor=actor, obj=provision,
                      summary=f"Security provision asked for at {provision.address}"[:300],
                      after={"starts_on": starts_on, "ends_on": ends_on,
@@ -883,14 +878,13 @@ def end_provisions(limit: int = 100) -> int:
                 "requested_by__person", "team"):
             people = [p for p in [getattr(provision.requested_by, "person", None)]
                       + _team_managers(provision.team) if p is not None]
-            notify.queue(list(dict.fromkeys(people)), [Channel.IN_APP, Channel.EMAIL],
-                         subject="A security provision ends soon",
-                         body=f"The security presence at {provision.address} ends on "
-                              f"{provision.ends_on:%d %B %Y}. Put the longer-term answer in "
-                              "place, or ask for a new provision with a new MDT meeting.",
-                         link=link("home"), purpose="provision_ending",
-                         organisation_id=provision.organisation_id,
-                         about=("security_provision", provision.pk))
+            _tell(list(dict.fromkeys(people)), subject="A security provision ends soon",
+                  body=f"The security presence at {provision.address} ends on "
+                       f"{provision.ends_on:%d %B %Y}. Put the longer-term answer in place, "
+                       "or ask for a new provision with a new MDT meeting.",
+                  url=link("home"), purpose="provision_ending",
+                  organisation_id=provision.organisation_id,
+                  about=("security_provision", provision.pk))
         handled = len(ended) + len(soon)
     return handled
 
