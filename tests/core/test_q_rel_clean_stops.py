@@ -140,8 +140,12 @@ def test_q_rel_serve_ends_open_streams_and_stops_within_3_seconds_on_sigterm(
         for stream in streams:
             stream.close()
         kill_group(server)
+    # Stopping within 3 s proves granian did not kill a worker that refused to stop: it
+    # waits 10 s before it does. Its log can still say "Killing worker-1 after it
+    # refused to gracefully stop" for a worker that has already exited: its stop and a
+    # watcher thread both wait for the process, and the one that loses sees it alive
+    # for a moment longer. So that line is not evidence either way.
     log = server.log.read_text()
-    assert "refused to gracefully stop" not in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
 
 
