@@ -30,6 +30,7 @@ from lonewatch.governance.models import (
 )
 from lonewatch.governance.permissions import (
     ACTIVITIES,
+    ASSURANCE,
     CATALOGUE,
     DASHBOARD,
     PROVISION,
@@ -896,8 +897,8 @@ def do_start_assurance(organisation: Organisation, *, actor, period_start: date,
                        period_end: date) -> AssuranceReport:
     """A half-yearly board assurance report, pre-filled with the evidence Lonewatch holds;
     the security manager writes the rest."""
-    _must(actor, perms.CHANGE, CATALOGUE, Theme(organisation=organisation),
-          "The board assurance report is the security manager's.")
+    _must(actor, perms.CHANGE, ASSURANCE, AssuranceReport(organisation=organisation),
+          "The board assurance report is the security manager's to write.")
     if period_start is None or period_end is None or period_end <= period_start:
         raise GovernanceError("Give the half-year: a start and an end after it.",
                               "period_end")
@@ -917,8 +918,8 @@ def do_start_assurance(organisation: Organisation, *, actor, period_start: date,
 def do_write_assurance(report: AssuranceReport, *, actor, part: str,
                        text: str) -> AssuranceReport:
     """The security manager's words for one part of the standard."""
-    _must(actor, perms.CHANGE, CATALOGUE, Theme(organisation=report.organisation),
-          "The board assurance report is the security manager's.")
+    _must(actor, perms.CHANGE, ASSURANCE, report,
+          "The board assurance report is the security manager's to write.")
     if part not in {key for key, _, _ in assurance.PARTS}:
         raise GovernanceError(f"part must be one of "
                               f"{', '.join(k for k, _, _ in assurance.PARTS)}.",
@@ -937,8 +938,8 @@ def do_write_assurance(report: AssuranceReport, *, actor, part: str,
 
 def do_finalise_assurance(report: AssuranceReport, *, actor) -> AssuranceReport:
     """The report is final: its evidence is frozen as it stands now, for the board pack."""
-    _must(actor, perms.CHANGE, CATALOGUE, Theme(organisation=report.organisation),
-          "The board assurance report is the security manager's.")
+    _must(actor, perms.CHANGE, ASSURANCE, report,
+          "The board assurance report is the security manager's to write.")
     evidence = assurance.gather(actor)
     with transaction.atomic():
         locked = AssuranceReport.objects.select_for_update().get(pk=report.pk)

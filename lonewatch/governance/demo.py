@@ -1,7 +1,8 @@
 """The demo trust's lone-working governance (RSK-01 … RSK-07): activities accepted and
 returned, and a second version waiting for the directorate lead; themes and controls;
 the organisational lone-working risk with a history of scores; SOPs in every state; and
-a security provision waiting for sign-off. Safe to load twice."""
+a security provision waiting for sign-off; and last half-year's board assurance report,
+made final, once the quarter's lone working is in. Safe to load twice."""
 
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from lonewatch import clock
 from lonewatch.governance import actions
-from lonewatch.governance.models import Risk, ScoreChange
+from lonewatch.governance.models import AssuranceReport, Risk, ScoreChange
 from lonewatch.org.models import Organisation, Person, Team
 
 NORTH, SOUTH = "District Nursing North", "District Nursing South"
@@ -235,3 +236,52 @@ def _provision(team, manager) -> None:
         mdt_outcome="No alternative venue; security officer present for two weeks while a "
                     "community treatment order is sought.",
         starts_on=today + timedelta(days=1), ends_on=today + timedelta(days=15))
+
+
+# The security manager's words in last half-year's board assurance report.
+ASSURANCE = {
+    "leadership": "The security management director chairs the Violence Prevention and "
+                  "Reduction group, which met three times in the half-year. The lone "
+                  "working policy was re-approved in July.",
+    "governance": "Three of the four teams have their lone-working activities accepted; "
+                  "District Nursing South's were returned for its weekend visits. The "
+                  "organisational lone-working risk is on the corporate register.",
+    "collaboration": "Cambridgeshire Constabulary shares warning markers through the "
+                     "information sharing agreement; the alarm-centre contract was reviewed "
+                     "with the supplier.",
+    "data": "Every missed check-in was resolved by the escalation steps; some were staff "
+            "who forgot to check out, which the teams are working on.",
+    "workforce": "Training and device compliance come from the learning system and the "
+                 "device supplier until Lonewatch records them.",
+    "interventions": "High-risk visits alone are the exception, each agreed by a manager.",
+    "evaluation": "Gap: no incident reviews yet recorded against lone working. The next "
+                  "report will include them.",
+}
+
+
+def load_assurance() -> bool:
+    """Last half-year's board assurance report, written by the security manager and made
+    final, its evidence frozen. Loaded after the quarter's lone working so that the
+    evidence counts it. True if it was made now."""
+    organisation = Organisation.objects.filter(name="Fenland Community Health NHS Trust").first()
+    if organisation is None or AssuranceReport.objects.filter(
+            organisation=organisation).exists():
+        return False
+    leslie = Person.objects.select_related("user").get(
+        organisation=organisation, user__username="leslie.lsms")
+    today = timezone.localdate(clock.now())
+    # The last whole half of the NHS year: April to September, or October to March.
+    if today.month >= 10:
+        start, end = today.replace(month=4, day=1), today.replace(month=9, day=30)
+    elif today.month >= 4:
+        start = today.replace(year=today.year - 1, month=10, day=1)
+        end = today.replace(month=3, day=31)
+    else:
+        start = today.replace(year=today.year - 1, month=4, day=1)
+        end = today.replace(year=today.year - 1, month=9, day=30)
+    report = actions.do_start_assurance(organisation, actor=leslie.user, period_start=start,
+                                        period_end=end)
+    for part, text in ASSURANCE.items():
+        report = actions.do_write_assurance(report, actor=leslie.user, part=part, text=text)
+    actions.do_finalise_assurance(report, actor=leslie.user)
+    return True

@@ -16,6 +16,7 @@ from lonewatch.core.permissions import (
     grant_self,
 )
 from lonewatch.governance.models import (
+    AssuranceReport,
     Control,
     ReviewRequest,
     Risk,
@@ -120,3 +121,13 @@ grant({Role.LINE_MANAGER, Role.DIRECTORATE_LEAD, Role.SENIOR_MANAGER, Role.SECUR
        Role.SECURITY_DIRECTOR}, REVIEW_REQUEST, VIEW)
 grant({Role.SECURITY_MANAGER, Role.DIRECTORATE_LEAD, Role.LINE_MANAGER}, REVIEW_REQUEST,
       CHANGE)
+
+# Board assurance: the security manager writes the half-yearly report against the Violence
+# Prevention and Reduction Standard; the security management director, who takes it to
+# the board, reads it and downloads it.
+ASSURANCE = declare_kind("board_assurance", actions=(VIEW, CHANGE))
+declare_record(AssuranceReport, kind=ASSURANCE,
+               reach=lambda r: Reach(None, None, None, r.organisation_id),
+               paths=Paths(organisation="organisation_id"))
+grant({Role.SECURITY_MANAGER}, ASSURANCE, VIEW, CHANGE)
+grant({Role.SECURITY_DIRECTOR}, ASSURANCE, VIEW)

@@ -1,6 +1,7 @@
 """Board assurance on the web: the half-yearly report against the Violence Prevention and
 Reduction Standard, pre-filled with Lonewatch's evidence, written by the security
-manager, made final and downloaded as a PDF for the board pack."""
+manager, made final and downloaded as a PDF for the board pack. The security management
+director, who takes it to the board, reads every report and downloads it."""
 
 from datetime import date
 
@@ -15,20 +16,37 @@ from lonewatch import clock
 from lonewatch.core import pdf
 from lonewatch.core import permissions as perms
 from lonewatch.governance import actions, assurance
-from lonewatch.governance.models import AssuranceReport, Theme
+from lonewatch.governance.models import AssuranceReport
+from lonewatch.governance.permissions import ASSURANCE
 from lonewatch.org.access import access_me
 
 
-def _keeper(request):
+def _may(request, action: str) -> bool:
     me = access_me(request.user)
-    if not perms.can(request.user, perms.CHANGE, "risk_catalogue",
-                     Theme(organisation_id=me.organisation_id)):
-        raise PermissionDenied("The board assurance report is the security manager's.")
+    return perms.can(request.user, action, ASSURANCE,
+                     AssuranceReport(organisation_id=me.organisation_id))
+
+
+def _reader(request):
+    """The security manager, who writes the report, or the security management director,
+    who takes it to the board."""
+    me = access_me(request.user)
+    if not _may(request, perms.VIEW):
+        raise PermissionDenied("The board assurance report is for the security manager and "
+                               "the security management director.")
     return me
 
 
-def _report(request, report_id) -> AssuranceReport:
-    me = _keeper(request)
+def _keeper(request):
+    me = _reader(request)
+    if not _may(request, perms.CHANGE):
+        raise PermissionDenied("The board assurance report is the security manager's to "
+                               "write.")
+    return me
+
+
+def _report(request, report_id, *, keeper: bool = False) -> AssuranceReport:
+    me = _keeper(request) if keeper else _reader(request)
     report = AssuranceReport.objects.filter(pk=report_id,
                                             organisation_id=me.organisation_id).first()
     if report is None:
@@ -37,7 +55,7 @@ def _report(request, report_id) -> AssuranceReport:
 
 
 def reports(request):
-    me = _keeper(request)
+    me = _reader(request)
     today = timezone.localdate(clock.now())
     # The NHS's halves: April to September, October to March.
     if 4 <= today.month <= 9:
@@ -46,7 +64,7 @@ def reports(request):
         half = date(today.year if today.month >= 10 else today.year - 1, 10, 1)
     return render(request, "governance/assurance_list.html", {
         "reports": AssuranceReport.objects.filter(organisation_id=me.organisation_id),
-        "start": half, "end": today})
+        "start": half, "end": today, "writer": _may(request, perms.CHANGE)})
 
 
 @require_POST
@@ -73,12 +91,13 @@ def _context(request, found: AssuranceReport) -> dict:
     """The report's parts: the evidence frozen when it was made final, else as it is."""
     evidence = found.evidence if found.finalised_at else assurance.gather(request.user)
     return {"report": found, "parts": assurance.parts(evidence, found.written),
-            "not_yet": assurance.NOT_YET, "organisation": found.organisation}
+            "not_yet": assurance.NOT_YET, "organisation": found.organisation,
+            "writer": _may(request, perms.CHANGE)}
 
 
 @require_POST
 def write(request, report_id):
-    found = _report(request, report_id)
+    found = _report(request, report_id, keeper=True)
     try:
         for key, _, _ in assurance.PARTS:
             if key in request.POST:

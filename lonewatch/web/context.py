@@ -1,6 +1,12 @@
 from lonewatch.alarms.permissions import ALARM
 from lonewatch.core import permissions as perms
-from lonewatch.governance.permissions import CATALOGUE, DASHBOARD, PROVISION, REGISTER
+from lonewatch.governance.permissions import (
+    ASSURANCE,
+    CATALOGUE,
+    DASHBOARD,
+    PROVISION,
+    REGISTER,
+)
 from lonewatch.markers.permissions import MARKER
 from lonewatch.org.permissions import AUDIT, PERSON, TEAM
 from lonewatch.org.roles import Role
@@ -45,6 +51,7 @@ def navigation(request):
             items.append(("register", "Risk register"))
         if perms.can_anywhere(user, perms.CHANGE, CATALOGUE):
             items.append(("themes", "Themes and controls"))
+        if perms.can_anywhere(user, perms.VIEW, ASSURANCE):
             items.append(("assurance", "Board assurance"))
         if perms.can_anywhere(user, perms.VIEW, PROVISION):
             items.append(("provisions", "Security provision"))

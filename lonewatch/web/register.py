@@ -9,7 +9,7 @@ from django.shortcuts import render
 
 from lonewatch.core import permissions as perms
 from lonewatch.governance import scoring
-from lonewatch.governance.access import visible_risks
+from lonewatch.governance.access import reads_guidance, visible_risks
 from lonewatch.governance.permissions import REGISTER
 
 
@@ -36,7 +36,8 @@ def register(request):
     risks = list(visible_risks(request.user).select_related("owner", "team", "directorate"))
     return render(request, "governance/register.html", {
         "risks": risks, "heat_map": _heat_map(risks),
-        "consequences": [scoring.CONSEQUENCE[c] for c in range(1, 6)]})
+        "consequences": [scoring.CONSEQUENCE[c] for c in range(1, 6)],
+        "reads_guidance": reads_guidance(request.user)})
 
 
 def risk(request, risk_id):

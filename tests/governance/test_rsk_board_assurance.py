@@ -6,6 +6,7 @@ import subprocess
 from datetime import date, timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from lonewatch.governance import actions
 from lonewatch.governance.models import AssuranceReport
@@ -49,3 +50,49 @@ def test_rsk_board_assurance_prefilled_written_frozen_and_exported(trust, client
     assert "Harm to staff who work alone" in text
     client.force_login(trust.people["maria"].user)
     assert client.get(f"/assurance/{report.pk}/").status_code == 403
+
+
+def test_rsk_board_assurance_the_security_management_director_reads_it_and_cannot_write(
+        trust, client, tmp_path):
+    """The director takes the report to the board: every report and its PDF, the forms
+    left out; starting or writing one is refused and changes nothing."""
+    leslie, anita = trust.people["leslie"], trust.people["anita"]
+    draft = actions.do_start_assurance(trust.org, actor=leslie.user,
+                                       period_start=date(2026, 4, 1),
+                                       period_end=date(2026, 9, 30))
+    actions.do_write_assurance(draft, actor=leslie.user, part="evaluation",
+                               text="No incident reviews yet.")
+    login(client, anita)
+    listing = client.get("/assurance/")
+    assert listing.status_code == 200
+    assert "1 Apr 2026 to 30 Sep 2026" in listing.content.decode()
+    assert "Start the report" not in listing.content.decode()
+    page = client.get(f"/assurance/{draft.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Being written by the security manager" in html
+    assert "No incident reviews yet." in html and "<textarea" not in html
+    assert 'href="/assurance/"' in client.get("/").content.decode()  # in the menu
+    body = client.get(f"/assurance/{draft.pk}.pdf")
+    assert body.status_code == 200 and body["Content-Type"] == "application/pdf"
+    path = tmp_path / "report.pdf"
+    path.write_bytes(body.content)
+    text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    assert "No incident reviews yet." in text and "Page 1 of" in text
+
+    assert client.post("/assurance/start", {"period_start": "2026-10-01",
+                                            "period_end": "2027-03-31"}).status_code == 403
+    assert client.post(f"/assurance/{draft.pk}/write",
+                       {"evaluation": "Changed", "final": "yes"}).status_code == 403
+    draft.refresh_from_db()
+    assert draft.written == {"evaluation": "No incident reviews yet."}
+    assert draft.finalised_at is None and AssuranceReport.objects.count() == 1
+    with pytest.raises(PermissionDenied):
+        actions.do_finalise_assurance(draft, actor=anita.user)
+
+    # Nobody else reads it: a directorate lead, a team manager, a lone worker.
+    for name in ("claire", "maria", "nina"):
+        client.force_login(trust.people[name].user)
+        assert client.get("/assurance/").status_code == 403, name
+        assert client.get(f"/assurance/{draft.pk}.pdf").status_code == 403, name

@@ -1,7 +1,7 @@
 """RSK-01 … RSK-07: the demo trust shows the governance loop in every state: activities
 submitted, returned and accepted; the organisational risk with a history; SOPs in every
 state; a dashboard with every colour, its live figures counted from a quarter of visits;
-and loading it twice adds nothing."""
+last half-year's board assurance made final; and loading it twice adds nothing."""
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +12,14 @@ from lonewatch.accounts.models import User
 from lonewatch.core import audit, figures
 from lonewatch.escalation.models import Escalation
 from lonewatch.governance import dashboard
-from lonewatch.governance.models import Risk, ScoreChange, SecurityProvision, Sop, Submission
+from lonewatch.governance.models import (
+    AssuranceReport,
+    Risk,
+    ScoreChange,
+    SecurityProvision,
+    Sop,
+    Submission,
+)
 from lonewatch.visits.models import Session
 
 pytestmark = pytest.mark.django_db
@@ -62,9 +69,17 @@ def test_rsk_01_to_07_the_demo_trust_shows_governance_in_every_state(capsys):
             trust["high_risk_visits_alone"].out_of) == (1, 5)
     assert trust["red_alerts"].value > 0
 
+    # Last half-year's board assurance is final, its evidence counting the quarter.
+    report = AssuranceReport.objects.get()
+    assert report.finalised_at is not None and report.period_end < today
+    assert report.evidence["missed_check_ins"]["value"] == "5"
+    assert all(report.written.values()) and len(report.written) == 7
+
     counts = (Submission.objects.count(), Sop.objects.count(), Session.objects.count(),
-              Escalation.objects.count(), ScoreChange.objects.count())
+              Escalation.objects.count(), ScoreChange.objects.count(),
+              AssuranceReport.objects.count())
     call_command("demo")
     assert (Submission.objects.count(), Sop.objects.count(), Session.objects.count(),
-            Escalation.objects.count(), ScoreChange.objects.count()) == counts
+            Escalation.objects.count(), ScoreChange.objects.count(),
+            AssuranceReport.objects.count()) == counts
     assert audit.verify()[1] == []

@@ -69,3 +69,16 @@ def test_rsk_03_the_heat_map_places_each_risk_at_its_current_score(trust, client
     assert "Harm to lone workers" in page and "Dark car park" not in page
     client.force_login(trust.people["nina"].user)
     assert client.get("/risks/").status_code == 403
+
+
+def test_rsk_02_the_guidance_is_reached_from_the_register_by_everyone_who_reads_it(
+        trust, client):
+    """The security manager and the security management director have no team SOP to
+    find it from: the register and the themes page lead to it."""
+    for name in ("anita", "maria", "claire"):
+        client.force_login(trust.people[name].user)
+        page = client.get("/risks/").content.decode()
+        assert 'href="/guidance/"' in page, name
+        assert client.get("/guidance/").status_code == 200, name
+    login(client, trust.people["leslie"], verified=True)
+    assert 'href="/guidance/"' in client.get("/themes/").content.decode()

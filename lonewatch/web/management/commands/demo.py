@@ -20,6 +20,7 @@ class Command(BaseCommand):
         markers = markers_demo.load()
         governance = governance_demo.load()
         history = history_demo.load()
+        assurance = governance_demo.load_assurance()
         self.stdout.write(f"Demo organisation: {demo.ORGANISATION} ({len(people)} people)")
         self.stdout.write(f"Every demo login uses the password: {demo.PASSWORD}")
         self.stdout.write(f"Every demo worker's check-out PIN is: {demo.PIN}")
@@ -50,6 +51,10 @@ class Command(BaseCommand):
             self.stdout.write(f"\nThe last quarter's lone working: {history} visits that have "
                               "ended, a few missed check-ins escalated and resolved, and "
                               "high-risk visits, for the dashboard's live figures.")
+        if assurance:
+            self.stdout.write("\nBoard assurance: last half-year's report, made final by "
+                              "leslie.lsms, for anita.smd to read and download for the "
+                              "board pack.")
         if cases:
             self.stdout.write(f"\nThe security manager's review queue has {cases} demo alarm "
                               "cases, one in every state: sign in as leslie.lsms, then "
